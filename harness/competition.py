@@ -1,0 +1,102 @@
+"""What a competition declares, and the registry every competition module adds itself to."""
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from harness.errors import HarnessError
+from harness.registry import Registry
+
+TASKS = ("binary", "multiclass", "multilabel")
+# How the submission's `label` column is written:
+#   index: the class index; class: the class name; probability: P(classes[1]) for binary;
+#   classes: space-separated class names (multilabel).
+LABEL_FORMATS = {"binary": ("index", "class", "probability"),
+                 "multiclass": ("index", "class"),
+                 "multilabel": ("classes",)}
+AUGMENTATIONS = ("flip", "rotate", "zoom", "shift", "contrast")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the raw files come from: a Kaggle competition or dataset, or a builder function (offline)."""
+    kind: str  # "competition" | "dataset" | "builtin" | "local"
+    slug: str = ""
+
+    @property
+    def url(self) -> str:
+        if self.kind == "competition":
+            return f"https://www.kaggle.com/c/{self.slug}"
+        if self.kind == "dataset":
+            return f"https://www.kaggle.com/datasets/{self.slug}"
+        return ""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One image: its id in the submission, its file, and its label (class index, tuple of them, or None)."""
+    id: str
+    path: Path
+    label: object = None
+
+
+@dataclass(frozen=True)
+class Competition:
+    name: str
+    source: Source
+    task: str
+    classes: tuple
+    metric: str
+    list_train: Callable[[Path], list]  # raw dir -> [Item] with labels
+    list_test: Callable[[Path], list]  # raw dir -> [Item] with label None
+    label_format: str = "class"
+    solution: Optional[Callable[[Path], dict]] = None  # raw dir -> {id: label}: hidden test answers
+    build: Optional[Callable[[Path], None]] = None  # writes the raw files when the source is builtin
+    augment: tuple = ("flip", "rotate", "zoom", "shift")
+    image_size: Optional[int] = None  # preferred size; a model's own size applies when None
+    extra_metrics: tuple = ()
+    sample_submission: Optional[str] = None  # path inside the raw dir, checked against when present
+    clip: tuple = (0.0, 1.0)  # probability clipping for label_format="probability"
+    description: str = ""
+    extra: dict = field(default_factory=dict)  # free-form module facts shown by `harness info`
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"{self.name}: task must be one of {TASKS}. Received: task={self.task!r}")
+        if self.label_format not in LABEL_FORMATS[self.task]:
+            raise ValueError(f"{self.name}: label_format must be one of {LABEL_FORMATS[self.task]} for a "
+                             f"{self.task} task. Received: label_format={self.label_format!r}")
+        if self.task == "binary" and len(self.classes) != 2:
+            raise ValueError(f"{self.name}: a binary task has exactly 2 classes. Received: {self.classes}")
+        bad = set(self.augment) - set(AUGMENTATIONS)
+        if bad:
+            raise ValueError(f"{self.name}: unknown augmentation {sorted(bad)}; known: {AUGMENTATIONS}")
+
+    @property
+    def num_outputs(self) -> int:
+        """Width of the model's head: one sigmoid for binary, one unit per class otherwise."""
+        return 1 if self.task == "binary" else len(self.classes)
+
+
+COMPETITIONS = Registry("competition")
+
+
+def register(comp: Competition) -> Competition:
+    return COMPETITIONS.add(comp.name, comp)
+
+
+def get(name: str) -> Competition:
+    import competitions  # noqa: F401  (imports every module, which registers itself)
+    return COMPETITIONS.get(name)
+
+
+def names() -> list:
+    import competitions  # noqa: F401
+    return COMPETITIONS.names()
+
+
+def class_index(comp: Competition, name: str, where: str) -> int:
+    """Map a class name to its index, or say which file held an unknown class."""
+    try:
+        return comp.classes.index(name)
+    except ValueError:
+        raise HarnessError(f"{where}: unknown class {name!r} for {comp.name}; known: {', '.join(comp.classes)}.")
