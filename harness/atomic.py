@@ -13,11 +13,13 @@ from harness.errors import HarnessError
 
 
 @contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds."""
+def atomic_path(path, suffix: str = ".tmp"):
+    """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds.
+
+    `suffix` ends the temporary name, for writers that insist on one (Keras: `.weights.h5`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)

@@ -29,8 +29,8 @@ def header_size(data: bytes):
         raise ImageError("not an image (unrecognised content)") from None
 
 
-def decode_bytes(data: bytes, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Return a (size, size, 3) uint8 RGB array; EXIF orientation is applied, as a viewer shows the photo."""
+def decode_bytes(data: bytes, size: int, max_pixels: int = DEFAULT_MAX_PIXELS):
+    """Return ((size, size, 3) uint8 RGB array, warning or None); EXIF orientation is applied."""
     if not data:
         raise ImageError("empty file (0 bytes)")
     width, height, fmt = header_size(data)
@@ -43,10 +43,10 @@ def decode_bytes(data: bytes, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) -
         img = _decode_pil(data)
     if img.shape[:2] != (size, size):
         img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(img)
+    return np.ascontiguousarray(img), None
 
 
-def decode_file(path, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+def decode_file(path, size: int, max_pixels: int = DEFAULT_MAX_PIXELS):
     with open(path, "rb") as f:
         return decode_bytes(f.read(), size, max_pixels)
 

@@ -1,0 +1,2 @@
+"""Every competition module, imported explicitly so the registry never depends on import order."""
+from competitions import digits  # noqa: F401

@@ -1,0 +1,66 @@
+"""The one place that knows which Keras backend runs: seeding, determinism, devices, precision.
+
+Everything TensorFlow-only lives here, so the engine also runs with KERAS_BACKEND=jax or torch.
+"""
+import contextlib
+
+import keras
+
+
+def name() -> str:
+    return keras.backend.backend()
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Same seed, same data -> same weights (on CPU, where kernels are deterministic)."""
+    keras.utils.set_random_seed(seed)
+    if deterministic and name() == "tensorflow":
+        import tensorflow as tf
+        tf.config.experimental.enable_op_determinism()
+
+
+def accelerator() -> str:
+    """'gpu', 'tpu' or 'cpu': what the current backend will train on."""
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+        if tf.config.list_logical_devices("TPU"):
+            return "tpu"
+        return "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+    if backend == "jax":
+        import jax
+        return jax.default_backend() if jax.default_backend() in ("gpu", "tpu") else "cpu"
+    if backend == "torch":
+        import torch
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    return "cpu"
+
+
+def device_count() -> int:
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+        return max(1, len(tf.config.list_physical_devices("GPU")))
+    if backend == "jax":
+        import jax
+        return jax.local_device_count()
+    if backend == "torch":
+        import torch
+        return max(1, torch.cuda.device_count())
+    return 1
+
+
+def configure_precision(mixed: str = "auto") -> str:
+    """Mixed precision on accelerators ('auto'), never on CPU where it is slower; returns the policy."""
+    use = accelerator() != "cpu" if mixed == "auto" else mixed in ("on", "true", "1", True)
+    policy = ("mixed_bfloat16" if accelerator() == "tpu" else "mixed_float16") if use else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+def strategy_scope():
+    """A scope that spreads training over all local GPUs (TensorFlow), or does nothing."""
+    if name() == "tensorflow" and device_count() > 1 and accelerator() == "gpu":
+        import tensorflow as tf
+        return tf.distribute.MirroredStrategy().scope()
+    return contextlib.nullcontext()

@@ -1,0 +1,51 @@
+"""One frozen run configuration: defaults, validated flags, saved beside every run."""
+import dataclasses
+from dataclasses import dataclass
+from typing import Optional
+
+from harness.errors import HarnessError
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    competition: str
+    model: str = "small-cnn"
+    folds: int = 5
+    epochs: int = 30
+    seed: int = 42
+    batch_size: int = 64
+    image_size: Optional[int] = None  # None: the competition's, else the model's own size
+    learning_rate: float = 1e-3
+    patience: int = 5  # early stopping on val_loss, best weights restored
+    tta: bool = True  # add horizontally flipped test predictions when the competition allows flips
+    workers: Optional[int] = None  # decode processes; None: every core
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name in ("folds", "epochs", "batch_size", "patience", "image_size", "workers", "seed"):
+                if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                    raise HarnessError(f"`{field.name}` must be an integer. Received: {field.name}={value!r}")
+        if self.folds < 2:
+            raise HarnessError(f"`folds` must be at least 2 for k-fold training. Received: folds={self.folds}")
+        for name in ("epochs", "batch_size", "patience"):
+            if getattr(self, name) < 1:
+                raise HarnessError(f"`{name}` must be at least 1. Received: {name}={getattr(self, name)}")
+        if self.image_size is not None and not 8 <= self.image_size <= 1024:
+            raise HarnessError(f"`image_size` must be between 8 and 1024. Received: image_size={self.image_size}")
+        if not self.learning_rate > 0:
+            raise HarnessError(f"`learning_rate` must be positive. Received: learning_rate={self.learning_rate}")
+
+    def replace(self, **changes) -> "RunConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise HarnessError(f"Unknown config keys {unknown}; known: {sorted(known)}.")
+        return cls(**data)

@@ -1,0 +1,223 @@
+"""Decode every image exactly once, in parallel, into a memory-mappable uint8 cache keyed by size.
+
+Cache folder (data/<comp>/cache/<size>px/): train.npy, test.npy (N, size, size, 3) uint8,
+train.csv / test.csv (id, row, label, sha, path), report.csv (path, reason) and manifest.json,
+written last: a cache without a matching manifest is rebuilt.
+"""
+import csv
+import hashlib
+import io
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from harness import atomic, images, paths
+from harness.errors import HarnessError
+
+MANIFEST = "manifest.json"
+INLINE_BELOW = 64  # smaller sets decode in-process: starting workers would cost more than it saves
+METADATA_SUFFIXES = {".csv", ".zip", ".xml", ".txt", ".json", ".tar", ".gz"}
+
+
+@dataclass
+class Cache:
+    """The decoded images of one competition at one size, and what became of every file."""
+    folder: Path
+    size: int
+    train_x: np.ndarray  # memory-mapped (rows, size, size, 3) uint8; undecodable rows stay zero
+    train_rows: np.ndarray  # row in train_x of each kept training image
+    train_ids: list
+    train_labels: list  # class index, or tuple of class indices (multilabel)
+    train_sha: list
+    test_x: np.ndarray
+    test_ids: list
+    test_ok: np.ndarray  # False where a test image could not be decoded (gets a fallback prediction)
+    test_sha: list
+    decoded: int  # images decoded by this call: 0 when the cache was reused
+    skipped: list  # [(path, reason)]
+
+
+def prepare(comp, size: int, workers=None, max_pixels=images.DEFAULT_MAX_PIXELS) -> Cache:
+    """Return the cache for `comp` at `size`, decoding only when it is missing or incomplete."""
+    folder = paths.cache_dir(comp.name, size)
+    if not _valid(folder):
+        _build(comp, folder, size, workers, max_pixels)
+        return load(folder, decoded=True)
+    return load(folder, decoded=False)
+
+
+def load(folder: Path, decoded=False) -> Cache:
+    manifest = atomic.read_json(folder / MANIFEST)
+    train = _read_index(folder / "train.csv")
+    test = _read_index(folder / "test.csv")
+    return Cache(
+        folder=folder, size=manifest["size"],
+        train_x=np.load(folder / "train.npy", mmap_mode="r"),
+        train_rows=np.array([int(r["row"]) for r in train], dtype=np.int64),
+        train_ids=[r["id"] for r in train], train_labels=[json.loads(r["label"]) for r in train],
+        train_sha=[r["sha"] for r in train],
+        test_x=np.load(folder / "test.npy", mmap_mode="r"),
+        test_ids=[r["id"] for r in test], test_ok=np.array([r["ok"] == "1" for r in test], dtype=bool),
+        test_sha=[r["sha"] for r in test],
+        decoded=manifest["decoded"] if decoded else 0,
+        skipped=[(r["path"], r["reason"]) for r in _read_index(folder / "report.csv")],
+    )
+
+
+def _valid(folder: Path) -> bool:
+    """A manifest whose recorded file sizes match what is on disk (a truncated array is rebuilt)."""
+    try:
+        manifest = atomic.read_json(folder / MANIFEST)
+        return all((folder / name).stat().st_size == n for name, n in manifest["files"].items())
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def _build(comp, folder: Path, size: int, workers, max_pixels) -> None:
+    raw = paths.raw_dir(comp.name)
+    if not raw.exists():
+        raise HarnessError(f"No data for {comp.name} in {raw}; run `harness download {comp.name}` first.")
+    started = time.perf_counter()
+    train_items, test_items = comp.list_train(raw), comp.list_test(raw)
+    if not train_items:
+        raise HarnessError(f"{comp.name}: no training images were found under {raw}; check the download "
+                           f"(or delete {raw} and run `harness download {comp.name}` again).")
+    _check_unique(comp, train_items, "train")
+    _check_unique(comp, test_items, "test")
+    folder.mkdir(parents=True, exist_ok=True)
+    report, files = [], {}
+    results = {}
+    for split, items in (("train", train_items), ("test", test_items)):
+        results[split] = _decode_split(items, folder / f"{split}.npy", size, workers, max_pixels, split)
+        files[f"{split}.npy"] = (folder / f"{split}.npy").stat().st_size
+    train_rows = []
+    for row, (item, (ok, reason, sha)) in enumerate(zip(train_items, results["train"])):
+        if ok:
+            train_rows.append({"id": item.id, "row": row, "label": json.dumps(_label(item.label)), "sha": sha,
+                               "path": _show(item.path), "ok": "1"})
+        else:
+            report.append({"path": _show(item.path), "reason": f"train image skipped: {reason}"})
+    test_rows = []
+    for row, (item, (ok, reason, sha)) in enumerate(zip(test_items, results["test"])):
+        test_rows.append({"id": item.id, "row": row, "label": "null", "sha": sha, "path": _show(item.path),
+                          "ok": "1" if ok else "0"})
+        if not ok:
+            report.append({"path": _show(item.path), "reason": f"test image undecodable, fallback prediction: "
+                                                               f"{reason}"})
+    for split, items, res in (("train", train_items, results["train"]), ("test", test_items, results["test"])):
+        for item, (ok, reason, _) in zip(items, res):
+            if ok and reason:
+                report.append({"path": _show(item.path), "reason": f"kept with warning: {reason}"})
+    used = {Path(i.path).resolve() for i in (*train_items, *test_items)}
+    report += [{"path": _show(p), "reason": "not used: not a train or test image of this competition"}
+               for p in _unused_files(raw, used)]
+    for name, rows, fields in (("train.csv", train_rows, ("id", "row", "label", "sha", "path", "ok")),
+                               ("test.csv", test_rows, ("id", "row", "label", "sha", "path", "ok")),
+                               ("report.csv", report, ("path", "reason"))):
+        _write_csv(folder / name, rows, fields)
+        files[name] = (folder / name).stat().st_size
+    decoded = len(train_items) + len(test_items)
+    atomic.write_json(folder / MANIFEST, {
+        "size": size, "files": files, "decoded": decoded, "train": len(train_rows), "test": len(test_rows),
+        "skipped": len(report), "seconds": round(time.perf_counter() - started, 3)})
+    skipped = sum(1 for r in report if not r["reason"].startswith("kept"))
+    if report:
+        print(f"prepare: {skipped} file(s) skipped or unused, {len(report) - skipped} kept with a warning; "
+              f"see {folder / 'report.csv'}")
+
+
+def _decode_split(items, out: Path, size, workers, max_pixels, split):
+    """Decode items into out (.npy, atomically); returns [(ok, reason_or_warning, sha)] in item order."""
+    paths_ = [str(i.path) for i in items]
+    with atomic.atomic_path(out) as tmp:
+        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(items), size, size, 3))
+        del array  # workers open the file themselves; each writes its own rows
+        workers = workers or os.cpu_count() or 1
+        chunks = _chunks(len(items), workers)
+        bar = tqdm(total=len(items), desc=f"decode {split}", unit="img", leave=False, disable=not items)
+        results = [None] * len(items)
+        if len(items) < INLINE_BELOW or workers == 1:
+            for start, stop in chunks:
+                results[start:stop] = _decode_rows(str(tmp), paths_, start, stop, size, max_pixels)
+                bar.update(stop - start)
+        else:
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+                futures = {pool.submit(_decode_rows, str(tmp), paths_, a, b, size, max_pixels): (a, b)
+                           for a, b in chunks}
+                for future in as_completed(futures):
+                    a, b = futures[future]
+                    results[a:b] = future.result()
+                    bar.update(b - a)
+        bar.close()
+    return results
+
+
+def _decode_rows(npy: str, paths_, start: int, stop: int, size: int, max_pixels):
+    """Worker: decode paths_[start:stop] into rows start..stop of the shared array file."""
+    array = np.load(npy, mmap_mode="r+")
+    out = []
+    for row in range(start, stop):
+        try:
+            with open(paths_[row], "rb") as f:
+                data = f.read()
+            image, warning = images.decode_bytes(data, size, max_pixels)
+            array[row] = image
+            out.append((True, warning, hashlib.blake2b(data, digest_size=10).hexdigest()))
+        except images.ImageError as e:
+            out.append((False, str(e), ""))
+        except OSError as e:
+            out.append((False, f"unreadable file ({e.strerror})", ""))
+    array.flush()
+    return out
+
+
+def _chunks(n: int, workers: int):
+    """Contiguous row ranges, a few per worker so the slowest chunk does not hold up the rest."""
+    step = max(1, min(256, -(-n // (workers * 4))))
+    return [(a, min(a + step, n)) for a in range(0, n, step)]
+
+
+def _check_unique(comp, items, split):
+    seen = set()
+    for item in items:
+        if item.id in seen:
+            raise HarnessError(f"{comp.name}: {split} id {item.id!r} appears twice (again at {item.path}); "
+                               f"ids must be unique.")
+        seen.add(item.id)
+
+
+def _label(label):
+    return list(label) if isinstance(label, (tuple, list)) else label
+
+
+def _show(path) -> str:
+    """A path as printable text, whatever bytes its name holds."""
+    return os.fsdecode(path).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _unused_files(raw: Path, used: set):
+    """Files under raw/ that no train or test item uses, other than the metadata a module reads."""
+    for path in sorted(raw.rglob("*")):
+        if path.is_file() and path.suffix.lower() not in METADATA_SUFFIXES and path.name != ".complete" \
+                and path.resolve() not in used:
+            yield path
+
+
+def _write_csv(path, rows, fields):
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic.write_text(path, buf.getvalue())
+
+
+def _read_index(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))

@@ -1,0 +1,68 @@
+"""Run folders (runs/<comp>/<run-id>/): a new run per submit, but an unfinished one with the same
+configuration is resumed instead of started over."""
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import atomic, paths
+from harness.config import RunConfig
+from harness.errors import HarnessError
+
+CONFIG, SUMMARY = "config.json", "summary.json"
+
+
+@dataclass(frozen=True)
+class Run:
+    run_id: str
+    folder: Path
+    config: RunConfig
+    resumed: bool
+
+    @property
+    def complete(self) -> bool:
+        return (self.folder / SUMMARY).exists()
+
+
+def open_run(config: RunConfig, run_id=None) -> Run:
+    """The named run, else the latest unfinished run with this exact config, else a new one."""
+    root = paths.runs_dir(config.competition)
+    if run_id:
+        folder = root / run_id
+        if (folder / CONFIG).exists():
+            stored = RunConfig.from_dict(atomic.read_json(folder / CONFIG))
+            if stored != config:
+                raise HarnessError(f"Run {run_id} was started with a different configuration ({folder / CONFIG}); "
+                                   f"pass the same options or a new --run-id.")
+            return Run(run_id, folder, config, resumed=True)
+        return _create(folder, run_id, config)
+    for folder in sorted(root.glob("*/"), reverse=True):
+        if (folder / CONFIG).exists() and not (folder / SUMMARY).exists():
+            try:
+                stored = RunConfig.from_dict(atomic.read_json(folder / CONFIG))
+            except (HarnessError, ValueError):
+                continue
+            if stored == config:
+                return Run(folder.name, folder, config, resumed=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_id, n = f"{stamp}-{config.model}", 2
+    while (root / run_id).exists():
+        run_id, n = f"{stamp}-{config.model}-{n}", n + 1
+    return _create(root / run_id, run_id, config)
+
+
+def find(comp: str, run_id=None) -> Run:
+    """The named run of `comp`, or its most recent one (for `harness predict`)."""
+    root = paths.runs_dir(comp)
+    folders = [root / run_id] if run_id else sorted(root.glob("*/"), reverse=True)
+    for folder in folders:
+        if (folder / CONFIG).exists():
+            config = RunConfig.from_dict(atomic.read_json(folder / CONFIG))
+            return Run(folder.name, folder, config, resumed=True)
+    what = f"run {run_id!r}" if run_id else "runs"
+    raise HarnessError(f"No {what} of {comp} in {root}; run `harness train {comp}` first.")
+
+
+def _create(folder: Path, run_id: str, config: RunConfig) -> Run:
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic.write_json(folder / CONFIG, config.to_dict())
+    return Run(run_id, folder, config, resumed=False)

@@ -1,0 +1,153 @@
+"""Train one model per fold from the cached arrays.
+
+A fold's outputs (weights, out-of-fold and test predictions, history) are written atomically and its
+result.json last, so a finished fold is never trained again and a killed one resumes from its last epoch.
+"""
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from harness import atomic, backend, models
+from harness.folds import multi_hot
+
+
+class Batches(keras.utils.PyDataset):
+    """Batches gathered from the (memory-mapped) uint8 cache; the device does the float work."""
+
+    def __init__(self, x, rows, y=None, batch_size=64, shuffle=False, seed=0, flip=False):
+        super().__init__()
+        self.x, self.rows, self.y = x, np.asarray(rows), y
+        self.batch_size, self.shuffle, self.seed, self.flip = batch_size, shuffle, seed, flip
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Order for `epoch`: a pure function of (seed, epoch), so a resumed run sees the same batches."""
+        n = len(self.rows)
+        self.order = np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle else np.arange(n)
+
+    def __len__(self):
+        return math.ceil(len(self.rows) / self.batch_size)
+
+    def __getitem__(self, i):
+        sel = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        if self.shuffle:
+            sel = np.sort(sel)  # rows in file order read faster from a memory map; order in a batch is moot
+        xb = self.x[self.rows[sel]]
+        if self.flip:
+            xb = xb[:, :, ::-1]
+        return xb if self.y is None else (xb, self.y[sel])
+
+
+class _EpochOrder(keras.callbacks.Callback):
+    def __init__(self, data: Batches):
+        super().__init__()
+        self.data = data
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.data.set_epoch(epoch)
+
+
+@dataclass
+class FoldResult:
+    fold: int
+    status: str  # "done" | "failed"
+    score: float
+    epochs: int
+    best_epoch: int
+    seconds: float
+    history: dict
+    message: str = ""
+
+
+def targets(comp, labels) -> np.ndarray:
+    """Training targets in the form the task's loss expects."""
+    if comp.task == "multilabel":
+        return multi_hot(labels, len(comp.classes)).astype("float32")
+    y = np.asarray(labels, dtype="int64")
+    return y.astype("float32")[:, None] if comp.task == "binary" else y
+
+
+def fold_dir(run_folder: Path, fold: int) -> Path:
+    return run_folder / f"fold{fold}"
+
+
+def load_result(run_folder: Path, fold: int):
+    path = fold_dir(run_folder, fold) / "result.json"
+    return FoldResult(**atomic.read_json(path)) if path.exists() else None
+
+
+def train_fold(run_folder: Path, comp, cache, folds, fold: int, config, metric) -> FoldResult:
+    """Train fold `fold` (or return its stored result) and write its predictions."""
+    done = load_result(run_folder, fold)
+    if done is not None:
+        return done
+    out = fold_dir(run_folder, fold)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    spec = models.get(config.model)
+    backend.seed_everything(config.seed + fold)
+    with backend.strategy_scope():
+        model = models.build(spec, cache.size, comp.num_outputs, comp.task, comp.augment, config.seed + fold)
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=models.loss_for(comp.task),
+                      metrics=["accuracy"] if comp.task != "multilabel" else ["binary_accuracy"])
+    y = targets(comp, cache.train_labels)
+    train_idx, val_idx = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+    train_data = Batches(cache.train_x, cache.train_rows[train_idx], y[train_idx], config.batch_size,
+                         shuffle=True, seed=config.seed + fold)
+    val_data = Batches(cache.train_x, cache.train_rows[val_idx], y[val_idx], config.batch_size)
+    print(f"fold {fold + 1}/{config.folds}: {len(train_idx)} train, {len(val_idx)} validation images")
+    history = model.fit(
+        train_data, validation_data=val_data, epochs=config.epochs, verbose=2,
+        callbacks=[
+            _EpochOrder(train_data),
+            keras.callbacks.TerminateOnNaN(),
+            keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True),
+            keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=True),
+        ]).history
+    losses = history.get("loss", [])
+    if not losses or not all(map(math.isfinite, losses)):
+        return _finish(out, FoldResult(fold, "failed", float("nan"), len(losses), -1,
+                                       time.perf_counter() - started, _plain(history),
+                                       "the loss became NaN; this fold is left out of the ensemble"))
+    oof = model.predict(Batches(cache.train_x, cache.train_rows[val_idx], batch_size=config.batch_size), verbose=0)
+    test = predict_test(model, cache, config.batch_size, tta=config.tta and "flip" in comp.augment)
+    with atomic.atomic_path(out / "model.weights.h5", suffix=".weights.h5") as tmp:
+        model.save_weights(tmp)
+    atomic.save_npy(out / "oof.npy", oof)
+    atomic.save_npy(out / "test.npy", test)
+    val_loss = history.get("val_loss", [])
+    best = int(np.nanargmin(val_loss)) if val_loss else len(losses) - 1
+    score = metric(cache_targets(comp, cache)[val_idx], oof)
+    return _finish(out, FoldResult(fold, "done", score, len(losses), best, time.perf_counter() - started,
+                                   _plain(history)))
+
+
+def predict_test(model, cache, batch_size: int, tta: bool) -> np.ndarray:
+    """Test probabilities, averaged with the horizontally flipped images when `tta`."""
+    rows = np.arange(len(cache.test_ids))
+    if not len(rows):
+        return np.zeros((0, model.output_shape[-1]), dtype="float32")
+    variants = [False, True] if tta else [False]
+    preds = [model.predict(Batches(cache.test_x, rows, batch_size=batch_size, flip=flip), verbose=0)
+             for flip in variants]
+    return np.mean(preds, axis=0).astype("float32")
+
+
+def cache_targets(comp, cache) -> np.ndarray:
+    """Training labels as metrics take them: class indices, or a 0/1 matrix for multilabel."""
+    if comp.task == "multilabel":
+        return multi_hot(cache.train_labels, len(comp.classes))
+    return np.asarray(cache.train_labels, dtype="int64")
+
+
+def _finish(out: Path, result: FoldResult) -> FoldResult:
+    atomic.write_json(out / "result.json", result.__dict__)
+    return result
+
+
+def _plain(history: dict) -> dict:
+    return {k: [float(v) for v in vs] for k, vs in history.items()}
