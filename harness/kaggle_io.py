@@ -8,7 +8,9 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -269,11 +271,24 @@ def _competition(slug: str):
     return Source("competition", slug)
 
 
+_quiet_lock = threading.Lock()
+_quiet_depth = [0, None]  # callers inside _quiet now, and the stdout to restore when the last one leaves
+
+
 @contextlib.contextmanager
 def _quiet():
-    """Silence what the client prints (progress, dataset URLs, auth help): the harness speaks for itself."""
-    with contextlib.redirect_stdout(io.StringIO()):
+    """Silence what the client prints (progress, dataset URLs, auth help); safe when threads overlap."""
+    with _quiet_lock:
+        if _quiet_depth[0] == 0:
+            _quiet_depth[1], sys.stdout = sys.stdout, io.StringIO()
+        _quiet_depth[0] += 1
+    try:
         yield
+    finally:
+        with _quiet_lock:
+            _quiet_depth[0] -= 1
+            if _quiet_depth[0] == 0:
+                sys.stdout = _quiet_depth[1]
 
 
 # --- credentials ---------------------------------------------------------------------------------

@@ -113,7 +113,8 @@ class FakeKaggle:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._server.fake = self
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        serve = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        serve.start()
         return self
 
     def stop(self) -> None:
