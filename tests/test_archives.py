@@ -105,3 +105,11 @@ def test_member_name_without_utf8_flag_extracts_as_cp437(tmp_path):
     data = make_zip({"cafX.jpg": b"img"}).replace(b"cafX.jpg", b"caf\x82.jpg")  # 0x82 is 'é' in cp437
     extract_all(write(tmp_path, "names.zip", data), tmp_path / "out")
     assert tree(tmp_path / "out") == ["café.jpg"]
+
+
+def test_endless_nesting_is_refused(tmp_path):
+    data = make_zip({"core.txt": b"x"})
+    for level in range(8):
+        data = make_zip({f"level{level}.zip": data})
+    with pytest.raises(HarnessError, match="nested"):
+        extract_all(write(tmp_path, "deep.zip", data), tmp_path / "out")
