@@ -1,0 +1,326 @@
+"""The only module that talks to Kaggle: download and unpack a source, upload a submission, read its score.
+
+Every failure of the official client becomes one HarnessError sentence with the credentials scrubbed out.
+"""
+import contextlib
+import io
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from harness import archives, atomic
+from harness.errors import HarnessError
+
+MARKER = ".complete"  # written inside dest once everything is extracted; its presence makes a re-run a no-op
+RATE_LIMIT_TRIES = 4  # attempts on 429 before giving up
+RATE_LIMIT_CAP_S = 30.0  # never wait longer than this between attempts, whatever Retry-After says
+SETTINGS_URL = "https://www.kaggle.com/settings"
+LOGIN_HELP = ("log in with one of: KAGGLE_API_TOKEN (or a token in ~/.kaggle/access_token), ~/.kaggle/kaggle.json, "
+              f"or KAGGLE_USERNAME + KAGGLE_KEY; create a token at {SETTINGS_URL}")
+_sleep = time.sleep  # tests replace this to keep backoff instant
+
+
+def download(source, dest: Path, force: bool = False) -> Path:
+    """Download a competition's or dataset's files and unpack them into `dest`; a finished `dest` is kept."""
+    dest = Path(dest)
+    if source.kind not in ("competition", "dataset"):
+        raise HarnessError(f"Only Kaggle competitions and datasets can be downloaded. Received: source kind "
+                           f"{source.kind!r} ({source.slug!r}).")
+    if not force and _is_complete(dest, source):
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with atomic.file_lock(dest.parent / f".{dest.name}.lock"):
+        if force or not _is_complete(dest, source):
+            _download_fresh(source, dest)
+    return dest
+
+
+def upload(slug: str, csv_path: Path, message: str) -> None:
+    """Upload a submission file to competition `slug`; Kaggle scores it later (see wait_for_score)."""
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise HarnessError(f"Cannot upload {csv_path}: no such file; write the submission first.")
+    api = _api()
+    result = _call(lambda: api.competition_submit(str(csv_path), message, slug, quiet=True),
+                   f"uploading {csv_path.name} to competition {slug}", _competition(slug))
+    text = getattr(result, "message", "") or ""
+    if text == api.COMPETITION_SUBMIT_UPLOAD_FAILED_MESSAGE:
+        raise HarnessError(f"Kaggle did not accept the upload of {csv_path} to competition {slug} ({text}); "
+                           f"check the daily submission limit on {_competition(slug).url}, then try again.")
+
+
+def latest_submission(slug: str) -> dict:
+    """The newest submission to `slug` as {status, public_score, error, description}."""
+    api = _api()
+    subs = _call(lambda: api.competition_submissions(slug), f"listing submissions of {slug}", _competition(slug))
+    subs = [s for s in (subs or []) if s is not None]
+    if not subs:
+        raise HarnessError(f"Competition {slug} lists no submissions from this account; upload one first.")
+    return _submission_state(subs[0])
+
+
+def wait_for_score(slug: str, timeout_s: float = 600.0, poll_s: float = 10.0) -> dict:
+    """Poll the newest submission until Kaggle has scored or rejected it, or `timeout_s` passes; returns its state."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        state = latest_submission(slug)
+        if state["status"] != "pending" or time.monotonic() >= deadline:
+            return state
+        _sleep(max(0.0, min(poll_s, deadline - time.monotonic())))
+
+
+def _submission_state(sub) -> dict:
+    """Reduce the client's ApiSubmission to plain values: status pending|complete|error, score as a float."""
+    status = getattr(getattr(sub, "status", None), "name", str(getattr(sub, "status", ""))).lower()
+    status = status if status in ("pending", "complete", "error") else "pending"
+    score = getattr(sub, "public_score", None)
+    try:
+        score = float(score) if score not in (None, "") else None
+    except (TypeError, ValueError):
+        score = None
+    return {"status": status, "public_score": score, "error": getattr(sub, "error_description", None) or None,
+            "description": getattr(sub, "description", None) or ""}
+
+
+def scrub(text: str) -> str:
+    """Replace every known secret (API key, access token) in `text` with '***'."""
+    text = str(text)
+    for secret in sorted(_secrets(), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+# --- downloading ---------------------------------------------------------------------------------
+
+def _download_fresh(source, dest: Path) -> None:
+    """Fetch into a temp folder beside `dest`, unpack there, then swap it in and mark it complete."""
+    work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.download-", dir=dest.parent))
+    try:
+        unpacked = _fetch_and_unpack(source, work)
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(unpacked, dest)
+        atomic.write_json(dest / MARKER, {"kind": source.kind, "slug": source.slug, "time": time.time()})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _fetch_and_unpack(source, work: Path) -> Path:
+    """Download and extract once; a corrupt archive is deleted and fetched one more time."""
+    api = _api()
+    for attempt in (1, 2):
+        files, unpacked = work / f"files{attempt}", work / f"unpacked{attempt}"
+        try:
+            _fetch(api, source, files)
+            _unpack(files, unpacked)
+            return unpacked
+        except archives.CorruptArchive as e:
+            shutil.rmtree(files, ignore_errors=True)
+            shutil.rmtree(unpacked, ignore_errors=True)
+            if attempt == 2:
+                raise archives.CorruptArchive(f"The archive of {source.kind} {source.slug} arrived corrupt twice "
+                                              f"(last: {e}); try again later or download it by hand from "
+                                              f"{source.url}.") from None
+
+
+def _fetch(api, source, folder: Path) -> None:
+    """Have the official client write the source's archive into `folder`."""
+    folder.mkdir(parents=True)
+    if source.kind == "competition":
+        def fetch():
+            return api.competition_download_files(source.slug, path=str(folder), force=True, quiet=True)
+    else:
+        def fetch():
+            return api.dataset_download_files(source.slug, path=str(folder), force=True, quiet=True, unzip=False)
+    _call(fetch, f"downloading {source.kind} {source.slug}", source)
+
+
+def _unpack(files: Path, unpacked: Path) -> None:
+    """Extract each downloaded zip into `unpacked`; any other file is moved there as it is."""
+    unpacked.mkdir(parents=True)
+    for path in sorted(files.iterdir()):
+        if path.name.endswith(".kaggle-partial"):
+            continue
+        if path.suffix.lower() == ".zip":
+            archives.extract_all(path, unpacked)
+        else:
+            shutil.move(str(path), unpacked / path.name)
+
+
+def _is_complete(dest: Path, source) -> bool:
+    """True when `dest` holds a finished download of this same source."""
+    try:
+        marker = atomic.read_json(dest / MARKER)
+    except (OSError, ValueError):
+        return False
+    return marker.get("kind") == source.kind and marker.get("slug") == source.slug
+
+
+# --- the client and its errors -------------------------------------------------------------------
+
+def _api():
+    """An authenticated KaggleApi that follows the environment as it is now (not as it was at import)."""
+    try:
+        with _quiet():
+            from kaggle.api.kaggle_api_extended import KaggleApi
+    except (Exception, SystemExit) as e:
+        raise HarnessError(f"The kaggle package could not be loaded ({scrub(e)}); install it with the "
+                           f"project's dependencies, then {LOGIN_HELP}.") from None
+    api = KaggleApi()
+    api.args = ["--local"] if os.environ.get("KAGGLE_API_ENVIRONMENT") == "LOCALHOST" else []
+    api.config_dir = str(_config_dir())
+    api.config = os.path.join(api.config_dir, "kaggle.json")
+    try:
+        with _quiet():
+            api.authenticate()
+    except SystemExit:
+        raise HarnessError(f"No usable Kaggle credentials were found; {LOGIN_HELP}.") from None
+    except Exception as e:
+        raise _explain(e, "logging in to Kaggle", None) from None
+    return api
+
+
+def _call(fn, what: str, source):
+    """Run one client call, retrying on 429 within bounds, and turn any failure into a HarnessError."""
+    for attempt in range(1, RATE_LIMIT_TRIES + 1):
+        try:
+            with _quiet():
+                return fn()
+        except HarnessError:
+            raise
+        except Exception as e:
+            if _status(e) != 429 or attempt == RATE_LIMIT_TRIES:
+                raise _explain(e, what, source, attempt) from None
+            _sleep(_retry_delay(e, attempt))
+
+
+def _explain(e: Exception, what: str, source, attempts: int = 1) -> HarnessError:
+    """One sentence for a client failure: what happened and what to do next."""
+    import requests
+    status = _status(e)
+    if status is None and isinstance(e, requests.exceptions.ConnectionError):
+        return HarnessError(f"Cannot reach Kaggle while {what} ({type(e).__name__}); check the network connection "
+                            f"and any proxy settings, then run the command again.")
+    if status == 401:
+        return HarnessError(f"Kaggle rejected the credentials while {what} (401 Unauthorized): the API key or token "
+                            f"is wrong or expired; create a new token at {SETTINGS_URL} and log in again.")
+    if status == 403 and source is not None:
+        return HarnessError(_forbidden_text(source, what))
+    if status == 404 and source is not None:
+        return HarnessError(f"Kaggle has no {source.kind} named {source.slug!r} (404 Not Found while {what}); "
+                            f"check the spelling, or run `harness list` to see the known competitions.")
+    if status == 429:
+        return HarnessError(f"Kaggle kept rate limiting the requests (429 Too Many Requests, {attempts} attempts "
+                            f"while {what}); wait a few minutes and run the command again.")
+    if isinstance(e, ValueError) and "does not match expected size" in str(e):
+        return archives.CorruptArchive(f"The download was cut short while {what} ({e}).")
+    code = f"HTTP {status}" if status else type(e).__name__
+    return HarnessError(f"The Kaggle client failed while {what} ({code}: {_short(e)}); try again later.")
+
+
+def _forbidden_text(source, what: str) -> str:
+    """403: the rules (competition) or terms (dataset) have not been accepted on the website."""
+    if source.kind == "competition":
+        return (f"Kaggle refused access to competition {source.slug} (403 Forbidden while {what}): accept its "
+                f"rules at https://www.kaggle.com/c/{source.slug}/rules, then run the command again.")
+    return (f"Kaggle refused access to {source.kind} {source.slug} (403 Forbidden while {what}): open {source.url}, "
+            f"accept its terms, and check the account may see it, then run the command again.")
+
+
+def _status(e: Exception):
+    """The HTTP status of a client exception: from its response, else parsed from its message."""
+    response = getattr(e, "response", None)
+    code = getattr(response, "status_code", None)
+    if isinstance(code, int):
+        return code
+    text = str(e)
+    match = re.search(r"\b([45]\d\d)\b(?= -| Client Error| Server Error)", text) or re.match(r"\s*([45]\d\d)\b", text)
+    if match:
+        return int(match.group(1))
+    for phrase, status in (("Unauthorized", 401), ("Forbidden", 403), ("Not Found", 404), ("Too Many", 429)):
+        if phrase in text:
+            return status
+    return None
+
+
+def _retry_delay(e: Exception, attempt: int) -> float:
+    """Seconds to wait before the next attempt: Retry-After when given, else 2^attempt; capped."""
+    headers = getattr(getattr(e, "response", None), "headers", None) or {}
+    try:
+        delay = float(headers.get("Retry-After"))
+    except (TypeError, ValueError):
+        delay = 2.0 ** attempt
+    return max(0.0, min(delay, RATE_LIMIT_CAP_S))
+
+
+def _short(e: Exception) -> str:
+    """The exception's text, scrubbed and cut to one line."""
+    text = scrub(e).strip().splitlines()
+    return (text[0][:200] if text else "no message")
+
+
+def _competition(slug: str):
+    """A competition Source for `slug`, used to word errors about submissions."""
+    from harness.competition import Source
+    return Source("competition", slug)
+
+
+_quiet_lock = threading.Lock()
+_quiet_depth = [0, None]  # callers inside _quiet now, and the stdout to restore when the last one leaves
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence what the client prints (progress, dataset URLs, auth help); safe when threads overlap."""
+    with _quiet_lock:
+        if _quiet_depth[0] == 0:
+            _quiet_depth[1], sys.stdout = sys.stdout, io.StringIO()
+        _quiet_depth[0] += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_depth[0] -= 1
+            if _quiet_depth[0] == 0:
+                sys.stdout = _quiet_depth[1]
+
+
+# --- credentials ---------------------------------------------------------------------------------
+
+def _config_dir() -> Path:
+    """Where the client looks for kaggle.json: $KAGGLE_CONFIG_DIR, ~/.kaggle, else the XDG config folder."""
+    env = os.environ.get("KAGGLE_CONFIG_DIR")
+    if env:
+        return Path(env).expanduser()
+    home = Path.home() / ".kaggle"
+    if home.exists():
+        return home
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "kaggle"
+
+
+def _secrets() -> set:
+    """Every credential value the client could use: env vars, token files and kaggle.json."""
+    values = {os.environ.get("KAGGLE_KEY", ""), os.environ.get("KAGGLE_API_TOKEN", "")}
+    token_files = (os.environ.get("KAGGLE_API_TOKEN", ""), Path.home() / ".kaggle" / "access_token",
+                   Path.home() / ".kaggle" / "access_token.txt")
+    for path in token_files:
+        values.add(_read_quietly(path))
+    for folder in {_config_dir(), Path.home() / ".kaggle"}:
+        with contextlib.suppress(ValueError, AttributeError):
+            values.add(str(json.loads(_read_quietly(folder / "kaggle.json") or "{}").get("key", "")))
+    return {v.strip() for v in values if v and len(v.strip()) >= 4}
+
+
+def _read_quietly(path) -> str:
+    """A small file's text, or '' when it is missing or unreadable."""
+    try:
+        path = Path(path)
+        return path.read_text(encoding="utf-8", errors="replace")[:4096] if path.is_file() else ""
+    except (OSError, ValueError):
+        return ""
