@@ -13,6 +13,10 @@ class Registry:
         self._items[name] = item
         return item
 
+    def remove(self, name: str) -> None:
+        """Forget `name` (tests register throw-away entries)."""
+        self._items.pop(name, None)
+
     def get(self, name: str):
         if name not in self._items:
             raise HarnessError(f"Unknown {self.kind} {name!r}. Known: {', '.join(self.names())}. "
