@@ -9,7 +9,9 @@ Policy, the same whichever decoder (OpenCV first, Pillow as fallback) does the w
   the target is first decoded at 1/2, 1/4 or 1/8 scale in the DCT domain (IMREAD_REDUCED_COLOR_*).
 - Refused, with ImageError(reason): empty files, content that is not an image (an HTML page, text),
   truncated JPEG and PNG files, images over max_pixels (read from the header, before any pixel is
-  decoded; this limit decides, not Pillow's own decompression-bomb thresholds) and anything undecodable.
+  decoded; this limit decides, not Pillow's own decompression-bomb thresholds, except that formats only
+  Pillow reads, e.g. TIFF, stay refused over Pillow's hard limit of 2 x Image.MAX_IMAGE_PIXELS) and
+  anything undecodable.
 - Warnings: what libjpeg/libpng print while decoding, e.g. "Corrupt JPEG data: 36 extraneous bytes before
   marker 0xd9", is captured from file descriptor 2 and returned beside the image, which is kept.
   The capture redirects fd 2 during the OpenCV call, so decodes in one process are serialised by a lock:
@@ -46,7 +48,7 @@ class ImageError(Exception):
 
 def decode_bytes(data: bytes, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, str | None]:
     """A (size, size, 3) C-contiguous uint8 RGB array, and the decoder's warning or None."""
-    if not isinstance(size, int) or size < 1:
+    if not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"`size` must be a positive integer. Received: size={size!r}")
     if not data:
         raise ImageError("empty file (0 bytes)")
@@ -147,8 +149,8 @@ def _pil_header(data: bytes) -> tuple[int, int, str]:
             warnings.simplefilter("ignore")  # DecompressionBombWarning: max_pixels decides
             with Image.open(io.BytesIO(data)) as im:
                 return im.size[0], im.size[1], im.format
-    except Image.DecompressionBombError as e:
-        raise ImageError(f"too large: {e}") from None
+    except Image.DecompressionBombError:
+        raise ImageError("too large: over pillow's decompression-bomb limit") from None
     except Exception:
         raise _not_an_image(data) from None
 
@@ -192,12 +194,12 @@ def _decode_pil(data: bytes) -> np.ndarray:
                 if im.mode in ("I", "F") or im.mode.startswith("I;16"):
                     return _high_byte_gray(np.asarray(im), im.mode)
                 return np.asarray(im.convert("RGB"))
-    except Image.DecompressionBombError as e:
-        raise ImageError(f"too large: {e}") from None
+    except Image.DecompressionBombError:
+        raise ImageError("too large: over pillow's decompression-bomb limit") from None
     except Exception as e:
-        if "truncated" in str(e).lower():
-            raise ImageError(f"truncated {_format_name(data)} (image file is truncated)") from None
-        raise ImageError(f"undecodable ({type(e).__name__}: {e})") from None
+        message = (str(e).splitlines() or [type(e).__name__])[0].lower()[:80]
+        kind = "truncated" if "truncated" in message else "undecodable"
+        raise ImageError(f"{kind} {_format_name(data)} ({message})") from None
 
 
 def _high_byte_gray(arr: np.ndarray, mode: str) -> np.ndarray:
