@@ -12,7 +12,7 @@ from PIL import Image
 
 from harness import images
 from harness.images import ImageError, decode_bytes, decode_file, header_size
-from tests.zoo import BLUE, RED, Expected, _encode, exif_rotated_jpeg, photo_jpeg, png16, write_junk, write_zoo, zoo_cases
+from tests.zoo import BLUE, RED, Expected, encode, exif_rotated_jpeg, photo_jpeg, png16, write_junk, write_zoo, zoo_cases
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +150,7 @@ def test_header_size_reads_every_format(zoo, name, fmt):
 
 
 def test_webp_lossy_header():
-    data = _encode(Image.new("RGB", (41, 29), RED), "WEBP", quality=80)
+    data = encode(Image.new("RGB", (41, 29), RED), "WEBP", quality=80)
     assert header_size(data) == (41, 29, "WEBP")
 
 
@@ -169,7 +169,7 @@ def test_reduced_decode_close_to_full_decode(size, factor, monkeypatch):
 
 def test_cut_jpeg_with_an_end_marker_is_still_truncated():
     good = photo_jpeg(200, 150, seed=1)
-    progressive = _encode(Image.open(io.BytesIO(good)), "JPEG", progressive=True)
+    progressive = encode(Image.open(io.BytesIO(good)), "JPEG", progressive=True)
     for data in (good[:len(good) // 2] + b"\xff\xd9", progressive[:len(progressive) // 2],
                  progressive[:len(progressive) // 2] + b"\xff\xd9"):
         with pytest.raises(ImageError, match="truncated jpeg"):
@@ -178,7 +178,7 @@ def test_cut_jpeg_with_an_end_marker_is_still_truncated():
 
 
 def test_formats_opencv_is_not_asked_about_go_through_pillow():
-    tiff = _encode(Image.new("RGB", (40, 30), RED), "TIFF")
+    tiff = encode(Image.new("RGB", (40, 30), RED), "TIFF")
     assert header_size(tiff) == (40, 30, "TIFF")
     img, warning = decode_bytes(tiff, 8)
     assert np.abs(img.astype(int) - RED).max() <= 2 and warning is None

@@ -1,7 +1,8 @@
 """Fixture writers: one small file for each kind of image (and non-image) found in the wild.
 
 No tests here. write_zoo() writes the zoo and says what the decoder should make of each file;
-write_junk() writes files a harness should list as unused; photo_jpeg() makes realistic JPEG bytes.
+write_junk() writes files a harness should list as unused; photo_jpeg() makes realistic JPEG bytes
+(for tests and benchmarks); exif_rotated_jpeg(), png16() and encode() make single cases as bytes.
 """
 import functools
 import io
@@ -39,7 +40,7 @@ def photo_jpeg(width: int, height: int, seed: int, quality: int = 90) -> bytes:
     coarse = rng.integers(0, 256, (height // 50 + 2, width // 50 + 2, 3), dtype=np.uint8)
     img = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC).astype(np.int16)
     img += rng.normal(0, 2, (height, width, 1)).astype(np.int16)
-    return _encode(Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)), "JPEG", quality=quality)
+    return encode(Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)), "JPEG", quality=quality)
 
 
 def exif_rotated_jpeg(orientation: int = 6) -> bytes:
@@ -49,7 +50,7 @@ def exif_rotated_jpeg(orientation: int = 6) -> bytes:
     """
     exif = Image.Exif()
     exif[0x0112] = orientation
-    return _encode(_halves(RED, BLUE), "JPEG", quality=95, exif=exif.tobytes())
+    return encode(_halves(RED, BLUE), "JPEG", quality=95, exif=exif.tobytes())
 
 
 def png16(samples: np.ndarray) -> bytes:
@@ -89,19 +90,19 @@ def zoo_cases() -> dict[str, tuple[bytes, Expected]]:
         "good.jpg": (good, Expected(True)),
         "empty.jpg": (b"", Expected(False, "empty")),
         "truncated.jpg": (good[:-64], Expected(False, "truncated")),  # cut inside the scan data
-        "truncated_png.jpg": (_encode(red, "PNG")[:60], Expected(False, "truncated")),
+        "truncated_png.jpg": (encode(red, "PNG")[:60], Expected(False, "truncated")),
         "html.jpg": (b"<!DOCTYPE html>\n<html><body><h1>404 Not Found</h1></body></html>\n",
                      Expected(False, "not an image")),
         "text.jpg": (b"This file was saved as .jpg by a scraper.\n" * 3, Expected(False, "not an image")),
-        "png_as.jpg": (_encode(red, "PNG"), Expected(True, colour=RED)),
-        "gif_as.jpg": (_encode(red, "GIF"), Expected(True, colour=RED)),
-        "webp_as.jpg": (_encode(red, "WEBP", lossless=True), Expected(True, colour=RED)),
-        "bmp_as.jpg": (_encode(red, "BMP"), Expected(True, colour=RED)),
+        "png_as.jpg": (encode(red, "PNG"), Expected(True, colour=RED)),
+        "gif_as.jpg": (encode(red, "GIF"), Expected(True, colour=RED)),
+        "webp_as.jpg": (encode(red, "WEBP", lossless=True), Expected(True, colour=RED)),
+        "bmp_as.jpg": (encode(red, "BMP"), Expected(True, colour=RED)),
         "corrupt_png.jpg": (_corrupt_png(), Expected(False, "undecodable")),
-        "cmyk.jpg": (_encode(red.convert("CMYK"), "JPEG", quality=95), Expected(True, colour=RED)),
-        "gray.jpg": (_encode(Image.new("L", (W, H), 128), "JPEG"), Expected(True, colour=(128, 128, 128))),
-        "rgba.jpg": (_encode(Image.new("RGBA", (W, H), RED + (128,)), "PNG"), Expected(True, colour=RED)),
-        "la.jpg": (_encode(Image.new("LA", (W, H), (200, 100)), "PNG"), Expected(True, colour=(200, 200, 200))),
+        "cmyk.jpg": (encode(red.convert("CMYK"), "JPEG", quality=95), Expected(True, colour=RED)),
+        "gray.jpg": (encode(Image.new("L", (W, H), 128), "JPEG"), Expected(True, colour=(128, 128, 128))),
+        "rgba.jpg": (encode(Image.new("RGBA", (W, H), RED + (128,)), "PNG"), Expected(True, colour=RED)),
+        "la.jpg": (encode(Image.new("LA", (W, H), (200, 100)), "PNG"), Expected(True, colour=(200, 200, 200))),
         "palette.jpg": (_palette_png(), Expected(True, colour=RED)),
         "gray16.jpg": (png16(np.full((H, W), 0x80FF, np.uint16)), Expected(True, colour=(128, 128, 128))),
         "rgb16.jpg": (png16(np.full((H, W, 3), (0xFF00, 0x4080, 0x00FF), np.uint16)),
@@ -130,7 +131,8 @@ def write_junk(folder: Path) -> list[str]:
     return list(junk)
 
 
-def _encode(im: Image.Image, fmt: str, **params) -> bytes:
+def encode(im: Image.Image, fmt: str, **params) -> bytes:
+    """The bytes Pillow writes for `im` in format `fmt` (JPEG, PNG, GIF, WEBP, BMP, TIFF, ...)."""
     buf = io.BytesIO()
     im.save(buf, fmt, **params)
     return buf.getvalue()
@@ -146,7 +148,7 @@ def _palette_png() -> bytes:
     """A palette (P) PNG with a transparent index: index 0 red (opaque, everywhere), index 1 transparent."""
     im = Image.new("P", (W, H), 0)
     im.putpalette(list(RED) + [0, 255, 0] + [0, 0, 0] * 254)
-    return _encode(im, "PNG", transparency=1)
+    return encode(im, "PNG", transparency=1)
 
 
 def _corrupt_png() -> bytes:
