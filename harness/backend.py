@@ -3,16 +3,44 @@
 Everything TensorFlow-only lives here, so the engine also runs with KERAS_BACKEND=jax or torch.
 """
 import contextlib
+import os
+import sys
 
-import keras
+
+@contextlib.contextmanager
+def _stderr_to_devnull():
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def quiet_start() -> None:
+    """Load the backend and probe its devices with the C++ start-up log (oneDNN, CUDA probes) hidden.
+
+    Python errors still surface: they are raised, not logged, and fd 2 is restored before they print."""
+    with _stderr_to_devnull():
+        if name() == "tensorflow":
+            import tensorflow as tf
+            tf.config.list_physical_devices("GPU")
 
 
 def name() -> str:
+    import keras  # imported here, not at module top, so quiet_start() can hide the backend's start-up log
+
     return keras.backend.backend()
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
     """Same seed, same data -> same weights (on CPU, where kernels are deterministic)."""
+    import keras
+
     keras.utils.set_random_seed(seed)
     if deterministic and name() == "tensorflow":
         import tensorflow as tf
@@ -52,6 +80,8 @@ def device_count() -> int:
 
 def configure_precision(mixed: str = "auto") -> str:
     """Mixed precision on accelerators ('auto'), never on CPU where it is slower; returns the policy."""
+    import keras
+
     use = accelerator() != "cpu" if mixed == "auto" else mixed in ("on", "true", "1", True)
     policy = ("mixed_bfloat16" if accelerator() == "tpu" else "mixed_float16") if use else "float32"
     keras.mixed_precision.set_global_policy(policy)

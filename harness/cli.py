@@ -84,6 +84,9 @@ def run(args) -> int:
         from harness import leaderboard
         print(leaderboard.format_table(comp.name))
         return 0
+    from harness import backend
+
+    backend.quiet_start()
     from harness import leaderboard, pipeline
 
     if args.command == "prepare":

@@ -1,0 +1,24 @@
+import pytest
+
+from harness.config import RunConfig
+from harness.errors import HarnessError
+
+
+def test_defaults_round_trip():
+    config = RunConfig("digits")
+    assert RunConfig.from_dict(config.to_dict()) == config
+    assert config.folds == 5 and config.model == "small-cnn"
+
+
+@pytest.mark.parametrize("changes, received", [
+    ({"folds": 1}, "folds=1"), ({"epochs": 0}, "epochs=0"), ({"batch_size": "8"}, "batch_size='8'"),
+    ({"image_size": 4}, "image_size=4"), ({"learning_rate": 0.0}, "learning_rate=0.0"),
+])
+def test_bad_values_are_refused_with_what_was_received(changes, received):
+    with pytest.raises(HarnessError, match=received):
+        RunConfig("digits", **changes)
+
+
+def test_unknown_keys_are_refused():
+    with pytest.raises(HarnessError, match="colour"):
+        RunConfig.from_dict({"competition": "digits", "colour": "red"})
