@@ -11,7 +11,31 @@ from harness.cli import main
 from harness.competition import Item
 from harness.errors import HarnessError
 
-FAST = ["--folds", "2", "--epochs", "1", "--image-size", "16", "--workers", "1", "--batch-size", "16"]
+FAST = ["--folds", "2", "--epochs", "1", "--image-size", "16", "--workers", "1", "--batch-size", "16",
+        "--model", "tiny-test", "--no-tta"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tiny_model():
+    """A model that traces fast: the contract is about formats, not about learning."""
+    from keras import layers
+
+    from harness import models
+
+    @models.register_model("tiny-test", image_size=16)
+    def tiny(x):
+        return layers.GlobalAveragePooling2D()(layers.Rescaling(1 / 255)(x))
+    yield
+    models.MODELS.remove("tiny-test")
+
+
+@pytest.fixture(autouse=True)
+def forget_local_competitions():
+    """Local folder competitions register while a command runs; drop them after each test."""
+    before = set(competition.names())
+    yield
+    for name in set(competition.names()) - before:
+        competition.COMPETITIONS.remove(name)
 
 
 @pytest.fixture
