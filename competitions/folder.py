@@ -18,7 +18,10 @@ def use(name: str, data_dir=None) -> Competition:
     if data_dir is not None:
         _link(name, Path(data_dir).expanduser().resolve(), raw)
     elif not raw.is_symlink():
-        return competition.get(name)  # not a local folder competition: the registry answers
+        if name not in competition.names():
+            raise HarnessError(f"Unknown competition {name!r}. Known: {', '.join(competition.names())}; or make "
+                               f"one from a folder of class sub-folders with --data-dir PATH. Received: {name!r}")
+        return competition.get(name)
     folder = raw.resolve()
     classes = tuple(d.name for d in subfolders(folder) if images(d))
     if len(classes) < 2:

@@ -130,7 +130,9 @@ def _info(comp) -> int:
     print(f"  classes:    {', '.join(comp.classes)}")
     print(f"  metric:     {comp.metric} ({'higher' if metric.greater_is_better else 'lower'} is better)"
           + (f"; also {', '.join(comp.extra_metrics)}" if comp.extra_metrics else ""))
-    print(f"  submission: id,label with label = {comp.label_format}"
+    fmt = comp.label_format + (f" of {comp.classes[1]}, clipped to {list(comp.clip)}"
+                               if comp.label_format == "probability" else "")
+    print(f"  submission: id,label with label = {fmt}"
           + (f" (checked against {comp.sample_submission})" if comp.sample_submission else ""))
     for key, value in comp.extra.items():
         print(f"  {key + ':':<11} {value}")
