@@ -3,6 +3,7 @@
 data/<name>/raw is made a link to the folder, so later commands find it without --data-dir; 10% of each
 class is held out (harness.holdout) as the hidden test. Not registered at import: the CLI calls use().
 """
+import re
 import shutil
 from pathlib import Path
 
@@ -46,6 +47,9 @@ def _lists(name):
 
 def _link(name, folder: Path, raw: Path) -> None:
     """Point data/<name>/raw at `folder`; a link to another folder is replaced and its cache dropped."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise HarnessError(f"A competition name is letters, digits, '.', '_' and '-' (it names folders). "
+                           f"Received: {name!r}")
     if name in competition.names() and competition.get(name).source.kind != "local":
         raise HarnessError(f"{name} is a registered competition; --data-dir makes a new one from a folder, so "
                            f"give it another name. Received: {name} --data-dir {folder}")

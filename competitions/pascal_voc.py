@@ -8,7 +8,7 @@ VOC 2007's test annotations are the private solution; VOC 2012 publishes none, s
 import xml.etree.ElementTree as ET
 
 from harness import holdout
-from harness.competition import Competition, Item, Source, class_index, register
+from harness.competition import Competition, Item, Source, class_index, get, register
 from harness.errors import HarnessError
 from harness.layout import child, find
 
@@ -43,7 +43,6 @@ def _labels(name, xml):
         names = {(o.findtext("name") or "").strip().lower() for o in objects}
     except ET.ParseError as e:
         raise HarnessError(f"{xml}: not a readable VOC annotation ({e}); delete the download and fetch it again.")
-    from harness.competition import get
     return tuple(sorted(class_index(get(name), n, str(xml)) for n in names))
 
 

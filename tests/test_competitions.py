@@ -127,6 +127,8 @@ def test_local_folder_errors(tmp_path, capsys):
     assert "at least 2 sub-folders" in capsys.readouterr().err
     assert main(["info", "digits", "--data-dir", str(tmp_path / "one")]) == 2
     assert "registered competition" in capsys.readouterr().err
+    assert main(["info", "../up", "--data-dir", str(tmp_path / "one")]) == 2
+    assert "Received: '../up'" in capsys.readouterr().err
     assert main(["info", "nowhere"]) == 2
     assert "Unknown competition" in capsys.readouterr().err
 
