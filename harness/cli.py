@@ -25,9 +25,11 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="the registered competitions")
     info = sub.add_parser("info", help="source, task, classes, metric, format and data status of a competition")
     info.add_argument("competition")
+    _data_dir(info)
     dl = sub.add_parser("download", help="download (or build) the raw files into data/<comp>/raw/")
     dl.add_argument("competition")
     dl.add_argument("--force", action="store_true", help="download again even if complete")
+    _data_dir(dl)
     prep = sub.add_parser("prepare", help="decode every image once into the cache")
     _run_options(prep, only=("--model", "--image-size", "--workers"))
     tr = sub.add_parser("train", help="train the folds of a run (resumes an unfinished one)")
@@ -52,6 +54,12 @@ def _run_options(p, only=None):
     for flag, kwargs in RUN_OPTIONS:
         if only is None or flag in only:
             p.add_argument(flag, **kwargs)
+    _data_dir(p)
+
+
+def _data_dir(p):
+    p.add_argument("--data-dir", default=None, help="a local folder with one sub-folder of images per class: "
+                   "it becomes the competition COMPETITION (later commands remember it)")
 
 
 def config_from(args):
@@ -73,7 +81,10 @@ def run(args) -> int:
             comp = competition.get(name)
             print(f"{name:<22} {comp.task:<11} {comp.metric:<10} {comp.description}")
         return 0
-    comp = competition.get(args.competition)  # unknown names fail here, before anything heavy loads
+    from competitions import folder
+
+    # unknown names fail here, before anything heavy loads; a local folder competition is registered here
+    comp = folder.use(args.competition, getattr(args, "data_dir", None))
     if args.command == "info":
         return _info(comp)
     if args.command == "download":
@@ -122,7 +133,12 @@ def _info(comp) -> int:
     print(f"  classes:    {', '.join(comp.classes)}")
     print(f"  metric:     {comp.metric} ({'higher' if metric.greater_is_better else 'lower'} is better)"
           + (f"; also {', '.join(comp.extra_metrics)}" if comp.extra_metrics else ""))
-    print(f"  submission: id,label with label = {comp.label_format}")
+    fmt = comp.label_format + (f" of {comp.classes[1]}, clipped to {list(comp.clip)}"
+                               if comp.label_format == "probability" else "")
+    print(f"  submission: id,label with label = {fmt}"
+          + (f" (checked against {comp.sample_submission})" if comp.sample_submission else ""))
+    for key, value in comp.extra.items():
+        print(f"  {key + ':':<11} {value}")
     status = "downloaded" if download.is_complete(comp) else "not downloaded"
     print(f"  data:       {paths.raw_dir(comp.name)} ({status})")
     return 0

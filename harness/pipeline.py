@@ -59,6 +59,8 @@ def train(config: RunConfig, run_id=None, only_fold=None):
 
 def submit(config: RunConfig, run_id=None, upload=False, message=None) -> Outcome:
     started = time.perf_counter()
+    if upload:
+        _check_uploadable(competition.get(config.competition))  # before training, not after
     run, comp, cache, assignment, results = train(config, run_id)
     return finish(run, comp, cache, assignment, results, started, upload=upload, message=message)
 
@@ -123,9 +125,7 @@ def _plots(run, comp, results, y, oof):
 
 def _upload(comp, run, csv_path, message):
     """Submit to Kaggle and record the public score (or Kaggle's error) on the leaderboard row."""
-    if comp.source.kind != "competition":
-        raise HarnessError(f"{comp.name} comes from a Kaggle {comp.source.kind}, not a competition: there is "
-                           f"nothing to upload to. Drop --upload.")
+    _check_uploadable(comp)
     from harness import kaggle_io
 
     kaggle_io.upload(comp.source.slug, csv_path, message or f"kaggle-harness {run.run_id}")
@@ -133,6 +133,13 @@ def _upload(comp, run, csv_path, message):
     leaderboard.set_public(comp.name, run.run_id, state.get("public_score"), state.get("error"))
     print(f"kaggle: submission {state.get('status')}; public score {state.get('public_score')}"
           + (f"; error: {state['error']}" if state.get("error") else ""))
+
+
+def _check_uploadable(comp):
+    if comp.source.kind != "competition":
+        kind = f"Kaggle {comp.source.kind}" if comp.source.kind == "dataset" else f"{comp.source.kind} source"
+        raise HarnessError(f"{comp.name} comes from a {kind}, not a Kaggle competition: there is nothing to "
+                           f"upload to. Drop --upload.")
 
 
 def summary(outcome: Outcome) -> str:
