@@ -21,7 +21,7 @@ def use(name: str, data_dir=None) -> Competition:
     elif not raw.is_symlink():
         if name not in competition.names():
             raise HarnessError(f"Unknown competition {name!r}. Known: {', '.join(competition.names())}; or make "
-                               f"one from a folder of class sub-folders with --data-dir PATH. Received: {name!r}")
+                               f"one from a folder of class sub-folders with --data-dir PATH. Received: competition={name!r}")
         return competition.get(name)
     folder = raw.resolve()
     classes = tuple(d.name for d in subfolders(folder) if images(d))
