@@ -15,6 +15,10 @@ RUN_OPTIONS = (
     ("--patience", dict(type=int, default=5, help="early-stopping patience in epochs")),
     ("--no-tta", dict(action="store_true", help="no flipped test-time augmentation")),
     ("--workers", dict(type=int, default=None, help="decode processes (default: every core)")),
+    ("--weights", dict(default=None, help="backbone weights: imagenet, none or a file (default: the model's)")),
+    ("--fine-tune", dict(type=int, default=0, help="after the head, epochs with the backbone's top unfrozen")),
+    ("--cached-features", dict(action="store_true", help="run the frozen backbone once and train only the "
+                                                         "head on its cached features (no augmentation)")),
 )
 
 

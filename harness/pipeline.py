@@ -53,7 +53,11 @@ def train(config: RunConfig, run_id=None, only_fold=None):
     run = open_run(config, run_id)
     metric = metrics.get(comp.metric)
     wanted = range(config.folds) if only_fold is None else [only_fold]
-    results = [train_stage.train_fold(run.folder, comp, cache, assignment, f, config, metric) for f in wanted]
+    if config.cached_features:
+        from harness import features
+        results = features.train_folds(run.folder, comp, cache, assignment, wanted, config, metric)
+    else:
+        results = [train_stage.train_fold(run.folder, comp, cache, assignment, f, config, metric) for f in wanted]
     return run, comp, cache, assignment, results
 
 
