@@ -46,6 +46,11 @@ def parser() -> argparse.ArgumentParser:
     sm.add_argument("--run-id", default=None)
     sm.add_argument("--upload", action="store_true", help="also submit the CSV to Kaggle (competitions only)")
     sm.add_argument("--message", default=None, help="the Kaggle submission message")
+    bl = sub.add_parser("blend", help="combine finished runs' test predictions into a new scored submission")
+    bl.add_argument("competition")
+    bl.add_argument("runs", nargs="+", metavar="RUN", help="run ids (see harness leaderboard)")
+    bl.add_argument("--method", choices=("mean", "fit"), default="mean",
+                    help="equal weights, or weights fitted on the runs' out-of-fold predictions")
     lb = sub.add_parser("leaderboard", help="runs of a competition, best first")
     lb.add_argument("competition")
     return p
@@ -90,6 +95,12 @@ def run(args) -> int:
         return 0
     from harness import leaderboard, pipeline
 
+    if args.command == "blend":
+        from harness import blend
+        print(blend.format_summary(blend.blend(comp.name, args.runs, args.method)))
+        print()
+        print(leaderboard.format_table(comp.name))
+        return 0
     if args.command == "prepare":
         config = pipeline.resolve(config_from(args))
         _, cache = pipeline.load_data(config)
