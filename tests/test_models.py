@@ -61,11 +61,15 @@ def test_caffe_preprocessing_matches_keras():
     np.testing.assert_allclose(ours, keras.applications.vgg16.preprocess_input(x.copy()), rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", SCRATCH + TRANSFER)
+HEAVY = {"vgg16", *TRANSFER}  # tens of millions of weights: marked slow (still run by default)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n
+                                  for n in SCRATCH + TRANSFER])
 def test_every_model_trains_and_predicts_through_submit(name, tiny):
-    cached = name in TRANSFER and name != models.DEFAULT_PHOTO_MODEL  # frozen backbones also via cached features
+    # Frozen backbones run once, via cached features; the full frozen path is tests/test_features.py's.
     config = RunConfig(tiny.name, model=name, folds=2, epochs=1, batch_size=8, image_size=32, weights="none",
-                       cached_features=cached)
+                       cached_features=name in TRANSFER)
     outcome = pipeline.submit(config)
     assert [r.status for r in outcome.fold_results] == ["done", "done"]
     assert outcome.submission.exists() and 0 <= outcome.test_scores["accuracy"] <= 1
