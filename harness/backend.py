@@ -3,6 +3,7 @@
 Everything TensorFlow-only lives here, so the engine also runs with KERAS_BACKEND=jax or torch.
 """
 import contextlib
+import functools
 import os
 import sys
 
@@ -89,8 +90,28 @@ def configure_precision(mixed: str = "auto") -> str:
 
 
 def strategy_scope():
-    """A scope that spreads training over all local GPUs (TensorFlow), or does nothing."""
-    if name() == "tensorflow" and device_count() > 1 and accelerator() == "gpu":
-        import tensorflow as tf
-        return tf.distribute.MirroredStrategy().scope()
-    return contextlib.nullcontext()
+    """A scope that spreads training over all local GPUs or a TPU (TensorFlow), or does nothing."""
+    strategy = _strategy()
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
+def global_batch(per_device: int) -> int:
+    """Batch size for one step: `per_device` on every replica of the distribution strategy."""
+    strategy = _strategy()
+    return per_device * (strategy.num_replicas_in_sync if strategy is not None else 1)
+
+
+@functools.lru_cache(maxsize=1)
+def _strategy():
+    """MirroredStrategy for several GPUs, TPUStrategy on a TPU (connected once), else None."""
+    if name() != "tensorflow":
+        return None
+    import tensorflow as tf
+    if accelerator() == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    if accelerator() == "gpu" and device_count() > 1:
+        return tf.distribute.MirroredStrategy()
+    return None

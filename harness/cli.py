@@ -15,6 +15,10 @@ RUN_OPTIONS = (
     ("--patience", dict(type=int, default=5, help="early-stopping patience in epochs")),
     ("--no-tta", dict(action="store_true", help="no flipped test-time augmentation")),
     ("--workers", dict(type=int, default=None, help="decode processes (default: every core)")),
+    ("--weights", dict(default=None, help="backbone weights: imagenet, none or a file (default: the model's)")),
+    ("--fine-tune", dict(type=int, default=0, help="after the head, epochs with the backbone's top unfrozen")),
+    ("--cached-features", dict(action="store_true", help="run the frozen backbone once and train only the "
+                                                         "head on its cached features (no augmentation)")),
 )
 
 
@@ -44,6 +48,11 @@ def parser() -> argparse.ArgumentParser:
     sm.add_argument("--run-id", default=None)
     sm.add_argument("--upload", action="store_true", help="also submit the CSV to Kaggle (competitions only)")
     sm.add_argument("--message", default=None, help="the Kaggle submission message")
+    bl = sub.add_parser("blend", help="combine finished runs' test predictions into a new scored submission")
+    bl.add_argument("competition")
+    bl.add_argument("runs", nargs="+", metavar="RUN", help="run ids (see harness leaderboard)")
+    bl.add_argument("--method", choices=("mean", "fit"), default="mean",
+                    help="equal weights, or weights fitted on the runs' out-of-fold predictions")
     lb = sub.add_parser("leaderboard", help="runs of a competition, best first")
     lb.add_argument("competition")
     return p
@@ -100,6 +109,12 @@ def run(args) -> int:
     backend.quiet_start()
     from harness import leaderboard, pipeline
 
+    if args.command == "blend":
+        from harness import blend
+        print(blend.format_summary(blend.blend(comp.name, args.runs, args.method)))
+        print()
+        print(leaderboard.format_table(comp.name))
+        return 0
     if args.command == "prepare":
         config = pipeline.resolve(config_from(args))
         _, cache = pipeline.load_data(config)

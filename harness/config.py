@@ -19,11 +19,15 @@ class RunConfig:
     patience: int = 5  # early stopping on val_loss, best weights restored
     tta: bool = True  # add horizontally flipped test predictions when the competition allows flips
     workers: Optional[int] = None  # decode processes; None: every core
+    weights: Optional[str] = None  # "imagenet" | "none" | a weights file; None: the model's default
+    fine_tune: int = 0  # epochs with the top of the backbone unfrozen at learning_rate / 10, after the head
+    cached_features: bool = False  # frozen backbone run once; only the head trains (no augmentation)
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if field.name in ("folds", "epochs", "batch_size", "patience", "image_size", "workers", "seed"):
+            if field.name in ("folds", "epochs", "batch_size", "patience", "image_size", "workers", "seed",
+                              "fine_tune"):
                 if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                     raise HarnessError(f"`{field.name}` must be an integer. Received: {field.name}={value!r}")
         if self.folds < 2:
@@ -33,6 +37,12 @@ class RunConfig:
                 raise HarnessError(f"`{name}` must be at least 1. Received: {name}={getattr(self, name)}")
         if self.image_size is not None and not 8 <= self.image_size <= 1024:
             raise HarnessError(f"`image_size` must be between 8 and 1024. Received: image_size={self.image_size}")
+        if self.fine_tune < 0:
+            raise HarnessError(f"`fine_tune` must be 0 or more epochs. Received: fine_tune={self.fine_tune}")
+        if self.fine_tune and self.cached_features:
+            raise HarnessError("--fine-tune trains the backbone, so its features cannot be cached; drop one of "
+                               "--fine-tune and --cached-features. Received: fine_tune="
+                               f"{self.fine_tune}, cached_features=True")
         if not self.learning_rate > 0:
             raise HarnessError(f"`learning_rate` must be positive. Received: learning_rate={self.learning_rate}")
 

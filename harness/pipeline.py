@@ -53,7 +53,11 @@ def train(config: RunConfig, run_id=None, only_fold=None):
     run = open_run(config, run_id)
     metric = metrics.get(comp.metric)
     wanted = range(config.folds) if only_fold is None else [only_fold]
-    results = [train_stage.train_fold(run.folder, comp, cache, assignment, f, config, metric) for f in wanted]
+    if config.cached_features:
+        from harness import features
+        results = features.train_folds(run.folder, comp, cache, assignment, wanted, config, metric)
+    else:
+        results = [train_stage.train_fold(run.folder, comp, cache, assignment, f, config, metric) for f in wanted]
     return run, comp, cache, assignment, results
 
 
@@ -85,19 +89,8 @@ def finish(run, comp, cache, assignment, results, started, upload=False, message
 
     metric = metrics.get(comp.metric)
     oof, test = predict.ensemble(run.folder, comp, cache, assignment, results)
-    y = cache_targets(comp, cache)
-    cuts = predict.thresholds(oof, y) if comp.task == "multilabel" else None
-    csv_path = submission.write(comp, cache.test_ids, test, paths.submissions_dir(comp.name) / f"{run.run_id}.csv",
-                                cuts)
-    submission.check_sample(comp, csv_path, paths.raw_dir(comp.name))
-    atomic.save_npy(run.folder / "oof.npy", oof)
-    atomic.save_npy(run.folder / "test.npy", test)
-    scored = ~np.isnan(oof).any(axis=1)
-    oof_score = metric(y[scored], oof[scored])
-    test_scores = {}
-    if comp.solution is not None:
-        test_scores = submission.grade(comp, csv_path, comp.solution(paths.raw_dir(comp.name)),
-                                       cache.test_ids, test)
+    csv_path, oof_score, test_scores = score(comp, cache, run.run_id, run.folder, oof, test)
+    y, scored = cache_targets(comp, cache), ~np.isnan(oof).any(axis=1)
     _plots(run, comp, results, y[scored], oof[scored])
     failed = [r.fold for r in results if r.status != "done"]
     wall = time.perf_counter() - started
@@ -115,6 +108,24 @@ def finish(run, comp, cache, assignment, results, started, upload=False, message
         "oof_score": oof_score, "test_scores": test_scores, "submission": str(csv_path), "wall_time": wall,
         "fold_scores": [r.score for r in results], "failed_folds": failed, "decoded": cache.decoded})
     return outcome
+
+
+def score(comp, cache, run_id: str, folder, oof, test):
+    """Save oof/test beside the run, write the submission and score it: (csv, oof score, hidden-test scores)."""
+    from harness.train import cache_targets
+
+    metric = metrics.get(comp.metric)
+    y = cache_targets(comp, cache)
+    cuts = predict.thresholds(oof, y) if comp.task == "multilabel" else None
+    csv_path = submission.write(comp, cache.test_ids, test, paths.submissions_dir(comp.name) / f"{run_id}.csv", cuts)
+    submission.check_sample(comp, csv_path, paths.raw_dir(comp.name))
+    atomic.save_npy(folder / "oof.npy", oof)
+    atomic.save_npy(folder / "test.npy", test)
+    scored = ~np.isnan(oof).any(axis=1)
+    test_scores = {}
+    if comp.solution is not None:
+        test_scores = submission.grade(comp, csv_path, comp.solution(paths.raw_dir(comp.name)), cache.test_ids, test)
+    return csv_path, metric(y[scored], oof[scored]), test_scores
 
 
 def _plots(run, comp, results, y, oof):

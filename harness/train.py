@@ -80,8 +80,24 @@ def load_result(run_folder: Path, fold: int):
     return FoldResult(**atomic.read_json(path)) if path.exists() else None
 
 
-def train_fold(run_folder: Path, comp, cache, folds, fold: int, config, metric) -> FoldResult:
-    """Train fold `fold` (or return its stored result) and write its predictions."""
+@dataclass
+class Inputs:
+    """What a fold's model reads: rows of `train_x` to train on, and test views whose predictions are averaged."""
+    train_x: np.ndarray
+    train_rows: np.ndarray
+    test_views: list  # [(array, flip)], each row-aligned with the test ids
+
+
+def image_inputs(cache, tta: bool) -> Inputs:
+    """The cached images; with `tta`, the test set is also seen horizontally flipped."""
+    return Inputs(cache.train_x, cache.train_rows, [(cache.test_x, False)] + ([(cache.test_x, True)] if tta else []))
+
+
+def train_fold(run_folder: Path, comp, cache, folds, fold: int, config, metric, make_model=None,
+               inputs=None) -> FoldResult:
+    """Train fold `fold` (or return its stored result) and write its predictions.
+
+    `make_model(seed)` and `inputs` replace the full image model and the image cache (cached features)."""
     done = load_result(run_folder, fold)
     if done is not None:
         return done
@@ -89,32 +105,38 @@ def train_fold(run_folder: Path, comp, cache, folds, fold: int, config, metric) 
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     spec = models.get(config.model)
-    backend.seed_everything(config.seed + fold)
+    backend.seed_everything(config.seed + fold, deterministic=backend.accelerator() == "cpu")
+    backend.configure_precision()
+    inputs = inputs or image_inputs(cache, tta=config.tta and "flip" in comp.augment)
+    batch_size = backend.global_batch(config.batch_size)
     with backend.strategy_scope():
-        model = models.build(spec, cache.size, comp.num_outputs, comp.task, comp.augment, config.seed + fold)
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=models.loss_for(comp.task),
-                      metrics=["accuracy"] if comp.task != "multilabel" else ["binary_accuracy"])
+        if make_model is None:
+            model = models.build(spec, cache.size, comp.num_outputs, comp.task, comp.augment, config.seed + fold,
+                                 weights=config.weights, backbone_seed=config.seed)
+        else:
+            model = make_model(config.seed + fold)
+        _compile(model, comp, config.learning_rate)
     y = targets(comp, cache.train_labels)
     train_idx, val_idx = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
-    train_data = Batches(cache.train_x, cache.train_rows[train_idx], y[train_idx], config.batch_size,
+    train_data = Batches(inputs.train_x, inputs.train_rows[train_idx], y[train_idx], batch_size,
                          shuffle=True, seed=config.seed + fold)
-    val_data = Batches(cache.train_x, cache.train_rows[val_idx], y[val_idx], config.batch_size)
+    val_data = Batches(inputs.train_x, inputs.train_rows[val_idx], y[val_idx], batch_size)
     print(f"fold {fold + 1}/{config.folds}: {len(train_idx)} train, {len(val_idx)} validation images")
-    history = model.fit(
-        train_data, validation_data=val_data, epochs=config.epochs, verbose=2,
-        callbacks=[
-            _EpochOrder(train_data),
-            keras.callbacks.TerminateOnNaN(),
-            keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True),
-            keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=True),
-        ]).history
+    history = _fit(model, train_data, val_data, config.epochs, config.patience, out / "backup")
+    if config.fine_tune and spec.backbone is not None and make_model is None:
+        unfrozen = models.unfreeze_top(model)
+        print(f"fold {fold + 1}: fine-tuning {unfrozen} backbone layers at learning rate {config.learning_rate / 10}")
+        with backend.strategy_scope():
+            _compile(model, comp, config.learning_rate / 10)
+        more = _fit(model, train_data, val_data, config.fine_tune, config.patience, out / "backup-fine-tune")
+        history = {k: list(v) + list(more.get(k, [])) for k, v in history.items()}
     losses = history.get("loss", [])
     if not losses or not all(map(math.isfinite, losses)):
         return _finish(out, FoldResult(fold, "failed", float("nan"), len(losses), -1,
                                        time.perf_counter() - started, _plain(history),
                                        "the loss became NaN; this fold is left out of the ensemble"))
-    oof = model.predict(Batches(cache.train_x, cache.train_rows[val_idx], batch_size=config.batch_size), verbose=0)
-    test = predict_test(model, cache, config.batch_size, tta=config.tta and "flip" in comp.augment)
+    oof = model.predict(Batches(inputs.train_x, inputs.train_rows[val_idx], batch_size=batch_size), verbose=0)
+    test = predict_views(model, inputs.test_views, len(cache.test_ids), batch_size)
     with atomic.atomic_path(out / "model.weights.h5", suffix=".weights.h5") as tmp:
         model.save_weights(tmp)
     atomic.save_npy(out / "oof.npy", oof)
@@ -126,14 +148,33 @@ def train_fold(run_folder: Path, comp, cache, folds, fold: int, config, metric) 
                                    _plain(history)))
 
 
+def _compile(model, comp, learning_rate: float) -> None:
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=models.loss_for(comp.task),
+                  metrics=["accuracy"] if comp.task != "multilabel" else ["binary_accuracy"])
+
+
+def _fit(model, train_data, val_data, epochs: int, patience: int, backup: Path) -> dict:
+    return model.fit(
+        train_data, validation_data=val_data, epochs=epochs, verbose=2,
+        callbacks=[
+            _EpochOrder(train_data),
+            keras.callbacks.TerminateOnNaN(),
+            keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True),
+            keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=True),
+        ]).history
+
+
 def predict_test(model, cache, batch_size: int, tta: bool) -> np.ndarray:
     """Test probabilities, averaged with the horizontally flipped images when `tta`."""
-    rows = np.arange(len(cache.test_ids))
-    if not len(rows):
+    return predict_views(model, image_inputs(cache, tta).test_views, len(cache.test_ids), batch_size)
+
+
+def predict_views(model, views, n: int, batch_size: int) -> np.ndarray:
+    """Mean test probabilities over the views [(array, flip)] of the same `n` test rows."""
+    if not n:
         return np.zeros((0, model.output_shape[-1]), dtype="float32")
-    variants = [False, True] if tta else [False]
-    preds = [model.predict(Batches(cache.test_x, rows, batch_size=batch_size, flip=flip), verbose=0)
-             for flip in variants]
+    rows = np.arange(n)
+    preds = [model.predict(Batches(x, rows, batch_size=batch_size, flip=flip), verbose=0) for x, flip in views]
     return np.mean(preds, axis=0).astype("float32")
 
 

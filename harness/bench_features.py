@@ -1,0 +1,117 @@
+"""Benchmark: 5-fold frozen-backbone transfer with cached features vs running the backbone every epoch.
+
+Both paths train the same head on the same generated images, folds, seed and epochs (no augmentation, so
+their out-of-fold predictions must agree); the backbone is `bench-cnn`, a 4-block CNN (random, frozen)
+small enough for a CPU. The ratio is end-to-end wall time over cached-feature wall time, features included.
+"""
+import contextlib
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+NAME = "cached features vs backbone every epoch"
+GOAL = 20.0
+
+
+def _bench_backbone(include_top=False, weights=None, input_shape=None, pooling=None):
+    """bench-cnn: conv blocks 64-128-256-256 (two 3x3 convs each) and global average pooling."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(input_shape)
+    x = inputs
+    for filters in (64, 128, 256, 256):
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = layers.MaxPooling2D()(x)
+    x = layers.GlobalAveragePooling2D()(x) if pooling == "avg" else x
+    model = keras.Model(inputs, x, name="bench_cnn")
+    if weights is not None:
+        model.load_weights(weights)
+    return model
+
+
+def measure(workdir: Path, quick: bool = False, images: int = None) -> dict:
+    """Time both paths on generated images in `workdir`; {"name", "goal", "ratio", "met", "details"}."""
+    from harness import competition, models, pipeline
+    from harness.config import RunConfig
+
+    n = images or (160 if quick else 800)
+    size, epochs = (32, 6) if quick else (32, 10)
+    workdir = Path(workdir)
+    with _env("HARNESS_HOME", str(workdir / "home")), _registered(competition, models, n) as comp:
+        config = RunConfig(comp.name, model="bench-cnn", folds=5, epochs=epochs, patience=epochs, batch_size=32,
+                           image_size=size, seed=0, weights="none", tta=False)
+        pipeline.load_data(config)  # decode once, outside both timings
+        started = time.perf_counter()
+        full = pipeline.train(config)
+        full_s = time.perf_counter() - started
+        started = time.perf_counter()
+        cached = pipeline.train(config.replace(cached_features=True))
+        cached_s = time.perf_counter() - started
+        oof_full = np.concatenate([np.load(r.folder / f"fold{f}" / "oof.npy") for r, f in _folds(full)])
+        oof_cached = np.concatenate([np.load(r.folder / f"fold{f}" / "oof.npy") for r, f in _folds(cached)])
+    ratio = full_s / cached_s
+    return {"name": NAME, "goal": f">= {GOAL:.0f}x", "ratio": round(ratio, 2), "met": ratio >= GOAL, "details": {
+        "backbone": "bench-cnn (conv 64-128-256-256, two 3x3 convs per block, random init, frozen)",
+        "images": n, "test_images": n // 4, "image_size": size, "folds": 5, "epochs": epochs,
+        "backbone_every_epoch_s": round(full_s, 2), "cached_features_s": round(cached_s, 2),
+        "oof_max_abs_diff": float(np.max(np.abs(oof_full - oof_cached))), "quick": quick}}
+
+
+def _folds(trained):
+    run, *_, results = trained
+    return [(run, r.fold) for r in results]
+
+
+@contextlib.contextmanager
+def _env(key, value):
+    old = os.environ.get(key)
+    os.environ[key] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = old
+
+
+@contextlib.contextmanager
+def _registered(competition, models, n: int):
+    """A generated 4-class competition and the bench-cnn model, registered for the measurement only."""
+    from harness.competition import COMPETITIONS, Competition, Item, Source
+    from keras import layers
+
+    def build(raw, private):
+        from PIL import Image
+
+        rng = np.random.default_rng(0)
+        for split, count in (("train", n), ("test", n // 4)):
+            (raw / split).mkdir()
+            for i in range(count):
+                img = rng.integers(0, 60, (64, 64, 3), dtype=np.uint8)
+                r, c = divmod(i % 4, 2)
+                img[r * 32:(r + 1) * 32, c * 32:(c + 1) * 32, i % 3] = 230
+                Image.fromarray(img).save(raw / split / f"{i % 4}_{i}.png")
+
+    def listing(split):
+        return lambda raw: [Item(p.stem, p, int(p.stem[0]) if split == "train" else None)
+                            for p in sorted((raw / split).iterdir())]
+
+    competition.names()  # fill the registry first so the names cannot collide later
+    comp = Competition(name="bench-features", source=Source("builtin"), task="multiclass",
+                       classes=("0", "1", "2", "3"), metric="accuracy", list_train=listing("train"),
+                       list_test=listing("test"), build=build, augment=(), description="generated bench images")
+    COMPETITIONS.add(comp.name, comp)
+    models.MODELS.add("bench-cnn", models.ModelSpec(
+        "bench-cnn", lambda f: layers.Dropout(0.3)(layers.Dense(64, activation="relu")(f)), 32,
+        "bench backbone", backbone=_bench_backbone, preprocess=lambda x: x / 255.0, pooling="avg"))
+    try:
+        yield comp
+    finally:
+        COMPETITIONS.remove(comp.name)
+        models.MODELS.remove("bench-cnn")
+

@@ -1,0 +1,45 @@
+"""Cached-feature k-fold: same out-of-fold predictions as the full frozen model, features computed once."""
+import numpy as np
+import pytest
+
+from harness import models, pipeline
+from harness.config import RunConfig
+from harness.errors import HarnessError
+from tests.conftest import folder_competition, registered
+from tests.test_models import tiny_transfer  # noqa: F401  (fixture)
+
+
+def _config(comp, **kw):
+    base = dict(model="tiny-transfer", folds=2, epochs=2, batch_size=8, image_size=24, seed=3, weights="none")
+    return RunConfig(comp.name, **{**base, **kw})
+
+
+def test_cached_features_match_the_full_frozen_model(tiny_transfer):
+    with registered(folder_competition(name="plain", augment=())) as comp:
+        full = pipeline.submit(_config(comp))
+        cached = pipeline.submit(_config(comp, cached_features=True))
+    oof_full = np.load(full.run.folder / "oof.npy")
+    oof_cached = np.load(cached.run.folder / "oof.npy")
+    np.testing.assert_allclose(oof_cached, oof_full, atol=1e-5)
+    np.testing.assert_allclose(np.load(cached.run.folder / "test.npy"), np.load(full.run.folder / "test.npy"),
+                               atol=1e-5)
+    assert [r.epochs for r in cached.fold_results] == [r.epochs for r in full.fold_results]
+
+
+def test_features_are_cached_beside_the_images_with_flipped_test(tiny_transfer, capsys):
+    with registered(folder_competition(name="flips", augment=("flip",))) as comp:
+        pipeline.submit(_config(comp, cached_features=True, epochs=1))
+        folder = next((pipeline.paths.cache_dir(comp.name, 24) / "features").iterdir())
+        assert folder.name == "tiny-transfer-none-seed3"
+        assert sorted(p.name for p in folder.glob("*.npy")) == ["test.npy", "test_flip.npy", "train.npy"]
+        assert "features: train, test, test_flip" in capsys.readouterr().out
+        pipeline.submit(_config(comp, cached_features=True, epochs=1, seed=3, patience=2))  # another run
+        assert "features:" not in capsys.readouterr().out  # reused, not recomputed
+
+
+def test_cached_features_refuse_models_without_backbone(tiny):
+    with pytest.raises(HarnessError, match="needs a model with a frozen backbone"):
+        pipeline.train(RunConfig(tiny.name, model="small-cnn", folds=2, epochs=1, cached_features=True))
+    with pytest.raises(HarnessError, match="cannot be cached"):
+        RunConfig(tiny.name, fine_tune=1, cached_features=True)
+
