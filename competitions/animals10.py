@@ -4,7 +4,7 @@ No test set is published, so 10% of each class is held out (harness.holdout) wit
 The dataset's translate.py misses some folders, hence the module's own table.
 """
 from harness import holdout
-from harness.competition import Competition, Source, register
+from harness.competition import PHOTO_MODEL, Competition, Source, register
 from harness.errors import HarnessError
 from harness.layout import class_folder_items, find
 
@@ -28,6 +28,7 @@ def _label(folder):
 
 split = holdout.HeldOut(list_all)
 register(Competition(
+    model=PHOTO_MODEL,
     name="animals-10",
     source=Source("dataset", "alessiocorrado99/animals10"),
     task="multiclass",

@@ -6,7 +6,7 @@ answers, so these competitions are scored locally out-of-fold only, and on Kaggl
 """
 import re
 
-from harness.competition import Competition, Item, Source, register
+from harness.competition import PHOTO_MODEL, Competition, Item, Source, register
 from harness.errors import HarnessError
 from harness.layout import find, images
 
@@ -52,6 +52,7 @@ def test_lister(folder):
 
 for _name, _row in VARIANTS.items():
     register(Competition(
+        model=PHOTO_MODEL,
         name=_name, source=Source("competition", _row["slug"]), task="binary", classes=CLASSES,
         metric=_row["metric"], label_format=_row["label_format"],
         list_train=list_train, list_test=test_lister(_row["test"]), sample_submission=_row["sample"],

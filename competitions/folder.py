@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from harness import competition, holdout, paths
-from harness.competition import Competition, Source, class_index
+from harness.competition import PHOTO_MODEL, Competition, Source, class_index
 from harness.errors import HarnessError
 from harness.layout import class_folder_items, images, subfolders
 
@@ -21,7 +21,8 @@ def use(name: str, data_dir=None) -> Competition:
     elif not raw.is_symlink():
         if name not in competition.names():
             raise HarnessError(f"Unknown competition {name!r}. Known: {', '.join(competition.names())}; or make "
-                               f"one from a folder of class sub-folders with --data-dir PATH. Received: competition={name!r}")
+                               f"one from a folder of class sub-folders with --data-dir PATH. "
+                               f"Received: competition={name!r}")
         return competition.get(name)
     folder = raw.resolve()
     classes = tuple(d.name for d in subfolders(folder) if images(d))
@@ -29,6 +30,7 @@ def use(name: str, data_dir=None) -> Competition:
         raise HarnessError(f"{folder} needs at least 2 sub-folders of images, one per class (e.g. "
                            f"{folder}/cat/1.jpg). Received: {len(classes)} ({', '.join(classes) or 'none'}).")
     comp = Competition(
+        model=PHOTO_MODEL,
         name=name, source=Source("local", str(folder)), task="multiclass", classes=classes, metric="accuracy",
         extra_metrics=("macro_f1",), label_format="class", description=f"local folder {folder}",
         extra={"test set": f"held out: {holdout.FRACTION:.0%} of each class, by a hash of each image's path"},

@@ -1,5 +1,5 @@
 """marvel: eight Marvel characters in marvel/{train,valid}/<class>/pic_NNN.jpg; valid/ is the held-out test."""
-from harness.competition import Competition, Item, Source, class_index, register
+from harness.competition import PHOTO_MODEL, Competition, Item, Source, class_index, register
 from harness.layout import class_folder_items, find
 
 CLASSES = ("black widow", "captain america", "doctor strange", "hulk", "ironman", "loki", "spider-man", "thanos")
@@ -23,6 +23,7 @@ def solution(raw):
 
 
 COMP = register(Competition(
+    model=PHOTO_MODEL,
     name="marvel",
     source=Source("dataset", "hchen13/marvel-heroes"),
     task="multiclass",

@@ -8,7 +8,7 @@ VOC 2007's test annotations are the private solution; VOC 2012 publishes none, s
 import xml.etree.ElementTree as ET
 
 from harness import holdout
-from harness.competition import Competition, Item, Source, class_index, get, register
+from harness.competition import PHOTO_MODEL, Competition, Item, Source, class_index, get, register
 from harness.errors import HarnessError
 from harness.layout import child, find
 
@@ -64,6 +64,7 @@ for _name, _row in VARIANTS.items():
         _lists = dict(list_train=_split.list_train, list_test=_split.list_test, solution=_split.solution)
         _test = f"held out: {holdout.FRACTION:.0%} of trainval, stratified by each image's rarest class"
     register(Competition(
+        model=PHOTO_MODEL,
         name=_name, source=Source("dataset", _row["slug"]), task="multilabel", classes=CLASSES, metric="map",
         extra_metrics=("samples_f1",), label_format="classes", description=_row["description"],
         extra={"test set": _test, "difficult": "objects marked difficult count as present"}, **_lists))

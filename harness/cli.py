@@ -5,7 +5,7 @@ import sys
 from harness.errors import HarnessError
 
 RUN_OPTIONS = (
-    ("--model", dict(default="small-cnn", help="model from the registry (harness info lists them)")),
+    ("--model", dict(default=None, help="model from the registry (default: the competition's, see harness info)")),
     ("--folds", dict(type=int, default=5, help="number of stratified folds (>= 2)")),
     ("--epochs", dict(type=int, default=30, help="maximum epochs per fold (early stopping may end sooner)")),
     ("--seed", dict(type=int, default=42, help="seed for folds, weights and augmentation")),
@@ -148,6 +148,7 @@ def _info(comp) -> int:
     print(f"  classes:    {', '.join(comp.classes)}")
     print(f"  metric:     {comp.metric} ({'higher' if metric.greater_is_better else 'lower'} is better)"
           + (f"; also {', '.join(comp.extra_metrics)}" if comp.extra_metrics else ""))
+    print(f"  model:      {comp.model} (the default for --model)")
     fmt = comp.label_format + (f" of {comp.classes[1]}, clipped to {list(comp.clip)}"
                                if comp.label_format == "probability" else "")
     print(f"  submission: id,label with label = {fmt}"

@@ -14,6 +14,7 @@ LABEL_FORMATS = {"binary": ("index", "class", "probability"),
                  "multiclass": ("index", "class"),
                  "multilabel": ("classes",)}
 AUGMENTATIONS = ("flip", "rotate", "zoom", "shift", "contrast")
+PHOTO_MODEL = "efficientnet-b0"  # the default model for real photographs (ImageNet transfer)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Competition:
     build: Optional[Callable[[Path], None]] = None  # writes the raw files when the source is builtin
     augment: tuple = ("flip", "rotate", "zoom", "shift")
     image_size: Optional[int] = None  # preferred size; a model's own size applies when None
+    model: str = "small-cnn"  # what --model defaults to
     extra_metrics: tuple = ()
     sample_submission: Optional[str] = None  # path inside the raw dir, checked against when present
     clip: tuple = (0.0, 1.0)  # probability clipping for label_format="probability"

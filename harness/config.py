@@ -9,7 +9,7 @@ from harness.errors import HarnessError
 @dataclass(frozen=True)
 class RunConfig:
     competition: str
-    model: str = "small-cnn"
+    model: Optional[str] = None  # None: the competition's default model
     folds: int = 5
     epochs: int = 30
     seed: int = 42

@@ -23,7 +23,6 @@ AUGMENTATION_LAYERS = {
     "contrast": lambda seed: layers.RandomContrast(0.1, seed=seed),
 }
 WEIGHTS = ("imagenet", "none")  # or a path to a weights file
-DEFAULT_PHOTO_MODEL = "efficientnet-b0"  # the model to use for real photographs
 
 
 @dataclass(frozen=True)

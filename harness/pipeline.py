@@ -27,8 +27,10 @@ class Outcome:
 
 
 def resolve(config: RunConfig) -> RunConfig:
-    """Fill in what the flags left open (image size: the competition's, else the model's)."""
+    """Fill in what the flags left open: the competition's model; its image size, else the model's."""
     comp = competition.get(config.competition)
+    if config.model is None:
+        config = config.replace(model=comp.model)
     spec = models.get(config.model)
     if config.image_size is None:
         config = config.replace(image_size=comp.image_size or spec.image_size)

@@ -7,7 +7,15 @@ from harness.errors import HarnessError
 def test_defaults_round_trip():
     config = RunConfig("digits")
     assert RunConfig.from_dict(config.to_dict()) == config
-    assert config.folds == 5 and config.model == "small-cnn"
+    assert config.folds == 5 and config.model is None  # None: the competition's own default
+
+
+def test_the_default_model_comes_from_the_competition():
+    from harness.pipeline import resolve
+
+    assert resolve(RunConfig("digits")).model == "small-cnn"
+    assert resolve(RunConfig("dogs-vs-cats")).model == "efficientnet-b0"
+    assert resolve(RunConfig("dogs-vs-cats", model="vgg16")).model == "vgg16"
 
 
 @pytest.mark.parametrize("changes, received", [
