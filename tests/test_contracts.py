@@ -1,7 +1,7 @@
-"""Checks every registered competition and model must pass; a new one is covered when registered."""
+"""Checks every registered competition must pass; a new one is covered when registered (models: test_models)."""
 import pytest
 
-from harness import competition, metrics, models
+from harness import competition, metrics
 
 
 @pytest.mark.parametrize("name", competition.names())
@@ -14,11 +14,3 @@ def test_competition_spec_is_complete(name):
     assert comp.source.kind in ("competition", "dataset", "builtin", "local")
     assert comp.build is not None or comp.source.kind != "builtin"
     assert comp.description
-
-
-@pytest.mark.parametrize("name", models.MODELS.names())
-def test_model_builds_for_every_task(name):
-    spec = models.get(name)
-    for task, outputs in (("binary", 1), ("multiclass", 4), ("multilabel", 3)):
-        model = models.build(spec, 32, outputs, task)
-        assert model.output_shape == (None, outputs)

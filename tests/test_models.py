@@ -5,6 +5,7 @@ import pytest
 from keras import layers
 
 from harness import models, pipeline
+from harness.competition import PHOTO_MODEL
 from harness.config import RunConfig
 from harness.errors import HarnessError
 
@@ -52,7 +53,7 @@ def test_every_model_runs_forward(name):
 
 def test_registry_has_the_tutorial_models_and_a_modern_default():
     assert {"small-cnn", "vgg-small", "vgg16", "resnet50", "vgg16-bottleneck"} <= set(models.MODELS.names())
-    assert models.DEFAULT_PHOTO_MODEL in TRANSFER
+    assert PHOTO_MODEL in TRANSFER
 
 
 def test_caffe_preprocessing_matches_keras():
