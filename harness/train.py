@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 from harness import atomic, backend, models
+from harness.checkpoint import EpochCheckpoint
 from harness.folds import multi_hot
 
 
@@ -100,14 +101,11 @@ def train_fold(run_folder: Path, comp, cache, folds, fold: int, config, metric) 
                          shuffle=True, seed=config.seed + fold)
     val_data = Batches(cache.train_x, cache.train_rows[val_idx], y[val_idx], config.batch_size)
     print(f"fold {fold + 1}/{config.folds}: {len(train_idx)} train, {len(val_idx)} validation images")
-    history = model.fit(
-        train_data, validation_data=val_data, epochs=config.epochs, verbose=2,
-        callbacks=[
-            _EpochOrder(train_data),
-            keras.callbacks.TerminateOnNaN(),
-            keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True),
-            keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=True),
-        ]).history
+    early = keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True)
+    checkpoint = EpochCheckpoint(out / "backup", early)  # last: it saves what the others decided this epoch
+    model.fit(train_data, validation_data=val_data, epochs=config.epochs, verbose=2,
+              callbacks=[_EpochOrder(train_data), keras.callbacks.TerminateOnNaN(), early, checkpoint])
+    history = checkpoint.history  # every epoch, including those run before a restart
     losses = history.get("loss", [])
     if not losses or not all(map(math.isfinite, losses)):
         return _finish(out, FoldResult(fold, "failed", float("nan"), len(losses), -1,
@@ -146,6 +144,7 @@ def cache_targets(comp, cache) -> np.ndarray:
 
 def _finish(out: Path, result: FoldResult) -> FoldResult:
     atomic.write_json(out / "result.json", result.__dict__)
+    EpochCheckpoint(out / "backup", None).discard()  # the fold is final: its resume state is no longer needed
     return result
 
 
