@@ -145,3 +145,24 @@ def test_cli_user_errors_are_one_line(tmp_path):
         assert proc.returncode == 2, (args, stderr)
         assert "Traceback" not in stderr, (args, stderr)
         assert len(lines) == 1 and lines[0].startswith("harness: error: ") and says in lines[0], (args, lines)
+
+
+def test_the_file_is_validated_again_before_upload(monkeypatch):
+    from conftest import folder_competition, registered
+    from harness import submission
+
+    real_write, uploads = submission.write, []
+
+    def write_then_lose_a_row(comp, ids, probs, path, thresholds=None):  # e.g. edited by hand, or torn
+        path = real_write(comp, ids, probs, path, thresholds)
+        path.write_text("".join(path.read_text().splitlines(keepends=True)[:-1]))
+        return path
+
+    monkeypatch.setattr(submission, "write", write_then_lose_a_row)
+    monkeypatch.setattr(submission, "check_sample", lambda *args: None)
+    monkeypatch.setattr(pipeline, "_upload", lambda *args: uploads.append(args))
+    with registered(folder_competition("no-answers", solution=None)), \
+            pytest.raises(HarnessError, match=r"1 test id\(s\) have no row .*Kaggle requires all 6 ids"):
+        pipeline.submit(RunConfig("no-answers", folds=2, epochs=1, image_size=16, batch_size=8, workers=1),
+                        upload=True)
+    assert uploads == []
