@@ -8,6 +8,7 @@ import time
 from contextlib import closing
 
 from harness import paths
+from harness.errors import HarnessError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -56,11 +57,16 @@ def record(**row) -> int:
     names = ", ".join(values)
     marks = ", ".join("?" * len(values))
     updates = ", ".join(f"{k} = excluded.{k}" for k in values if k not in ("competition", "run_id"))
-    with closing(connect()) as conn, conn:
-        conn.execute(f"INSERT INTO runs ({names}) VALUES ({marks}) "
-                     f"ON CONFLICT (competition, run_id) DO UPDATE SET {updates}", tuple(values.values()))
-        return conn.execute("SELECT id FROM runs WHERE competition = ? AND run_id = ?",
-                            (row["competition"], row["run_id"])).fetchone()[0]
+    try:
+        with closing(connect()) as conn, conn:
+            conn.execute(f"INSERT INTO runs ({names}) VALUES ({marks}) "
+                         f"ON CONFLICT (competition, run_id) DO UPDATE SET {updates}", tuple(values.values()))
+            return conn.execute("SELECT id FROM runs WHERE competition = ? AND run_id = ?",
+                                (row["competition"], row["run_id"])).fetchone()[0]
+    except sqlite3.OperationalError as e:  # disk full, or locked past the busy timeout
+        raise HarnessError(f"Cannot record run {row['run_id']} on the leaderboard {paths.leaderboard_path()}: "
+                           f"{e}. Its submission and run folder are written; free disk space (or wait for the "
+                           f"other process) and run the same command again.") from None
 
 
 def set_public(competition: str, run_id: str, score=None, error=None) -> None:

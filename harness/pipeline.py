@@ -105,6 +105,7 @@ def finish(run, comp, cache, assignment, results, started, upload=False, message
         submission=str(csv_path))
     outcome = Outcome(run, comp, results, oof_score, test_scores, csv_path, wall, cache.decoded, failed)
     if upload:
+        submission.validate_file(comp, csv_path, cache.test_ids)  # the file as it is on disk, as Kaggle will read it
         _upload(comp, run, csv_path, message)
     atomic.write_json(run.folder / "summary.json", {
         "oof_score": oof_score, "test_scores": test_scores, "submission": str(csv_path), "wall_time": wall,

@@ -72,12 +72,43 @@ def load(folder: Path, decoded=False) -> Cache:
 
 
 def _valid(folder: Path) -> bool:
-    """A manifest whose recorded file sizes match what is on disk (a truncated array is rebuilt)."""
+    """A manifest whose recorded sizes match every file and whose hashes match the small index files.
+
+    A truncated or replaced array is caught by its size (hashing gigabytes on every run would cost seconds);
+    an edited or torn index CSV by its blake2b hash. Anything else is rebuilt."""
     try:
         manifest = atomic.read_json(folder / MANIFEST)
-        return all((folder / name).stat().st_size == n for name, n in manifest["files"].items())
+        return all((folder / name).stat().st_size == n for name, n in manifest["files"].items()) and \
+            all(_digest(folder / name) == h for name, h in manifest["blake2b"].items())
     except (OSError, ValueError, KeyError):
         return False
+
+
+def _digest(path: Path) -> str:
+    return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+
+
+def _renamed_ids(train_items, test_items) -> list:
+    """Report rows for ids that are not valid UTF-8 (from file names): they are written with escapes."""
+    return [{"path": _show(item.path), "reason": f"kept with warning: its id is not valid UTF-8 and is written "
+                                                 f"as {_show(str(item.id))!r}"}
+            for item in (*train_items, *test_items) if _show(str(item.id)) != str(item.id)]
+
+
+def _duplicates(train_rows, test_rows) -> list:
+    """Report rows for byte-identical images: within train (kept in one fold) and between train and test."""
+    first, out = {}, []
+    for r in train_rows:
+        if r["sha"] in first:
+            out.append({"path": r["path"], "reason": f"kept with warning: identical to train image "
+                                                     f"{first[r['sha']]}; both stay in the same fold"})
+        else:
+            first[r["sha"]] = r["path"]
+    for r in test_rows:
+        if r["sha"] and r["sha"] in first:
+            out.append({"path": r["path"], "reason": f"kept with warning: test image identical to train image "
+                                                     f"{first[r['sha']]} (its label is known)"})
+    return out
 
 
 def _build(comp, folder: Path, size: int, workers, max_pixels) -> None:
@@ -92,22 +123,23 @@ def _build(comp, folder: Path, size: int, workers, max_pixels) -> None:
     _check_unique(comp, train_items, "train")
     _check_unique(comp, test_items, "test")
     folder.mkdir(parents=True, exist_ok=True)
-    report, files = [], {}
+    report, files, hashes = [], {}, {}
     results = {}
     for split, items in (("train", train_items), ("test", test_items)):
         results[split] = _decode_split(items, folder / f"{split}.npy", size, workers, max_pixels, split)
         files[f"{split}.npy"] = (folder / f"{split}.npy").stat().st_size
+    report += _renamed_ids(train_items, test_items)
     train_rows = []
     for row, (item, (ok, reason, sha)) in enumerate(zip(train_items, results["train"])):
         if ok:
-            train_rows.append({"id": item.id, "row": row, "label": json.dumps(_label(item.label)), "sha": sha,
-                               "path": _show(item.path), "ok": "1"})
+            train_rows.append({"id": _show(str(item.id)), "row": row, "label": json.dumps(_label(item.label)),
+                               "sha": sha, "path": _show(item.path), "ok": "1"})
         else:
             report.append({"path": _show(item.path), "reason": f"train image skipped: {reason}"})
     test_rows = []
     for row, (item, (ok, reason, sha)) in enumerate(zip(test_items, results["test"])):
-        test_rows.append({"id": item.id, "row": row, "label": "null", "sha": sha, "path": _show(item.path),
-                          "ok": "1" if ok else "0"})
+        test_rows.append({"id": _show(str(item.id)), "row": row, "label": "null", "sha": sha,
+                          "path": _show(item.path), "ok": "1" if ok else "0"})
         if not ok:
             report.append({"path": _show(item.path), "reason": f"test image undecodable, fallback prediction: "
                                                                f"{reason}"})
@@ -115,6 +147,7 @@ def _build(comp, folder: Path, size: int, workers, max_pixels) -> None:
         for item, (ok, reason, _) in zip(items, res):
             if ok and reason:
                 report.append({"path": _show(item.path), "reason": f"kept with warning: {reason}"})
+    report += _duplicates(train_rows, test_rows)
     used = {Path(i.path).resolve() for i in (*train_items, *test_items)}
     report += [{"path": _show(p), "reason": "not used: not a train or test image of this competition"}
                for p in _unused_files(raw, used)]
@@ -123,9 +156,10 @@ def _build(comp, folder: Path, size: int, workers, max_pixels) -> None:
                                ("report.csv", report, ("path", "reason"))):
         _write_csv(folder / name, rows, fields)
         files[name] = (folder / name).stat().st_size
+        hashes[name] = _digest(folder / name)
     decoded = len(train_items) + len(test_items)
     atomic.write_json(folder / MANIFEST, {
-        "size": size, "files": files, "decoded": decoded, "train": len(train_rows), "test": len(test_rows),
+        "size": size, "files": files, "blake2b": hashes, "decoded": decoded, "train": len(train_rows), "test": len(test_rows),
         "skipped": len(report), "seconds": round(time.perf_counter() - started, 3)})
     skipped = sum(1 for r in report if not r["reason"].startswith("kept"))
     if report:

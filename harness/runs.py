@@ -29,7 +29,11 @@ def open_run(config: RunConfig, run_id=None) -> Run:
     if run_id:
         folder = root / run_id
         if (folder / CONFIG).exists():
-            stored = RunConfig.from_dict(atomic.read_json(folder / CONFIG))
+            try:
+                stored = RunConfig.from_dict(atomic.read_json(folder / CONFIG))
+            except (ValueError, TypeError) as e:
+                raise HarnessError(f"{folder / CONFIG} is not a valid run configuration ({e}); delete that run "
+                                   f"folder or pass another --run-id.") from None
             if stored != config:
                 raise HarnessError(f"Run {run_id} was started with a different configuration ({folder / CONFIG}); "
                                    f"pass the same options or a new --run-id.")
@@ -56,7 +60,11 @@ def find(comp: str, run_id=None) -> Run:
     folders = [root / run_id] if run_id else sorted(root.glob("*/"), reverse=True)
     for folder in folders:
         if (folder / CONFIG).exists():
-            config = RunConfig.from_dict(atomic.read_json(folder / CONFIG))
+            try:
+                config = RunConfig.from_dict(atomic.read_json(folder / CONFIG))
+            except (ValueError, TypeError) as e:
+                raise HarnessError(f"{folder / CONFIG} is not a valid run configuration ({e}); delete that run "
+                                   f"folder or pass another --run-id.") from None
             return Run(folder.name, folder, config, resumed=True)
     what = f"run {run_id!r}" if run_id else "runs"
     raise HarnessError(f"No {what} of {comp} in {root}; run `harness train {comp}` first.")

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 from harness import atomic, backend, models
+from harness.checkpoint import EpochCheckpoint
 from harness.folds import multi_hot
 
 
@@ -154,14 +155,12 @@ def _compile(model, comp, learning_rate: float) -> None:
 
 
 def _fit(model, train_data, val_data, epochs: int, patience: int, backup: Path) -> dict:
-    return model.fit(
-        train_data, validation_data=val_data, epochs=epochs, verbose=2,
-        callbacks=[
-            _EpochOrder(train_data),
-            keras.callbacks.TerminateOnNaN(),
-            keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True),
-            keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=True),
-        ]).history
+    """fit() with early stopping, resumable epoch by epoch from `backup`; the history of every epoch run."""
+    early = keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True)
+    checkpoint = EpochCheckpoint(backup, early)  # last: it saves what the others decided this epoch
+    model.fit(train_data, validation_data=val_data, epochs=epochs, verbose=2,
+              callbacks=[_EpochOrder(train_data), keras.callbacks.TerminateOnNaN(), early, checkpoint])
+    return checkpoint.history  # including the epochs run before a restart
 
 
 def predict_test(model, cache, batch_size: int, tta: bool) -> np.ndarray:
@@ -187,6 +186,8 @@ def cache_targets(comp, cache) -> np.ndarray:
 
 def _finish(out: Path, result: FoldResult) -> FoldResult:
     atomic.write_json(out / "result.json", result.__dict__)
+    for backup in ("backup", "backup-fine-tune"):
+        EpochCheckpoint(out / backup, None).discard()  # the fold is final: its resume state is no longer needed
     return result
 
 
