@@ -29,11 +29,7 @@ def open_run(config: RunConfig, run_id=None) -> Run:
     if run_id:
         folder = root / run_id
         if (folder / CONFIG).exists():
-            try:
-                stored = RunConfig.from_dict(atomic.read_json(folder / CONFIG))
-            except (ValueError, TypeError) as e:
-                raise HarnessError(f"{folder / CONFIG} is not a valid run configuration ({e}); delete that run "
-                                   f"folder or pass another --run-id.") from None
+            stored = _stored_config(folder)
             if stored != config:
                 raise HarnessError(f"Run {run_id} was started with a different configuration ({folder / CONFIG}); "
                                    f"pass the same options or a new --run-id.")
@@ -42,8 +38,8 @@ def open_run(config: RunConfig, run_id=None) -> Run:
     for folder in sorted(root.glob("*/"), reverse=True):
         if (folder / CONFIG).exists() and not (folder / SUMMARY).exists():
             try:
-                stored = RunConfig.from_dict(atomic.read_json(folder / CONFIG))
-            except (HarnessError, ValueError):
+                stored = _stored_config(folder)
+            except HarnessError:
                 continue
             if stored == config:
                 return Run(folder.name, folder, config, resumed=True)
@@ -60,14 +56,18 @@ def find(comp: str, run_id=None) -> Run:
     folders = [root / run_id] if run_id else sorted(root.glob("*/"), reverse=True)
     for folder in folders:
         if (folder / CONFIG).exists():
-            try:
-                config = RunConfig.from_dict(atomic.read_json(folder / CONFIG))
-            except (ValueError, TypeError) as e:
-                raise HarnessError(f"{folder / CONFIG} is not a valid run configuration ({e}); delete that run "
-                                   f"folder or pass another --run-id.") from None
-            return Run(folder.name, folder, config, resumed=True)
+            return Run(folder.name, folder, _stored_config(folder), resumed=True)
     what = f"run {run_id!r}" if run_id else "runs"
     raise HarnessError(f"No {what} of {comp} in {root}; run `harness train {comp}` first.")
+
+
+def _stored_config(folder: Path) -> RunConfig:
+    """The configuration a run was started with, or one sentence saying its config.json is unusable."""
+    try:
+        return RunConfig.from_dict(atomic.read_json(folder / CONFIG))
+    except (ValueError, TypeError) as e:
+        raise HarnessError(f"{folder / CONFIG} is not a valid run configuration ({e}); delete that run "
+                           f"folder or pass another --run-id.") from None
 
 
 def _create(folder: Path, run_id: str, config: RunConfig) -> Run:
