@@ -5,6 +5,7 @@ train.csv / test.csv (id, row, label, sha, path), report.csv (path, reason) and 
 written last: a cache without a matching manifest is rebuilt.
 """
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -115,7 +116,7 @@ def _build(comp, folder: Path, size: int, workers, max_pixels) -> None:
         for item, (ok, reason, _) in zip(items, res):
             if ok and reason:
                 report.append({"path": _show(item.path), "reason": f"kept with warning: {reason}"})
-    used = {Path(i.path).resolve() for i in (*train_items, *test_items)}
+    used = {_real(i.path) for i in (*train_items, *test_items)}
     report += [{"path": _show(p), "reason": "not used: not a train or test image of this competition"}
                for p in _unused_files(raw, used)]
     for name, rows, fields in (("train.csv", train_rows, ("id", "row", "label", "sha", "path", "ok")),
@@ -206,8 +207,19 @@ def _unused_files(raw: Path, used: set):
     """Files under raw/ that no train or test item uses, other than the metadata a module reads."""
     for path in sorted(raw.rglob("*")):
         if path.is_file() and path.suffix.lower() not in METADATA_SUFFIXES and path.name != ".complete" \
-                and path.resolve() not in used:
+                and _real(path) not in used:
             yield path
+
+
+def _real(path) -> str:
+    """The path with its folder resolved once per folder (Path.resolve per file cost 0.4 ms an image)."""
+    folder, name = os.path.split(os.fspath(path))
+    return os.path.join(_real_dir(folder), name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _real_dir(folder: str) -> str:
+    return os.path.realpath(folder)
 
 
 def _write_csv(path, rows, fields):
