@@ -46,6 +46,6 @@ def kfold(paths, labels, folds, size: int, epochs: int, augment=(), batch_size: 
         net.fit(generator(train_paths, y[train], size, batch_size, True, seed + fold),
                 steps_per_epoch=math.ceil(len(train) / batch_size), epochs=epochs,
                 validation_data=generator(val_paths, y[val], size, batch_size, False, 0),
-                validation_steps=val_steps, verbose=0)
+                validation_steps=val_steps, shuffle=False, verbose=0)  # the generator shuffles
         oof[val] = net.predict(generator(val_paths, None, size, batch_size, False, 0), steps=val_steps, verbose=0)
     return oof
