@@ -4,6 +4,7 @@ Cache folder (data/<comp>/cache/<size>px/): train.npy, test.npy (N, size, size, 
 train.csv / test.csv (id, row, label, sha, path), report.csv (path, reason) and manifest.json,
 written last: a cache without a matching manifest is rebuilt.
 """
+import contextlib
 import csv
 import functools
 import hashlib
@@ -95,9 +96,11 @@ def _build(comp, folder: Path, size: int, workers, max_pixels) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     report, files = [], {}
     results = {}
-    for split, items in (("train", train_items), ("test", test_items)):
-        results[split] = _decode_split(items, folder / f"{split}.npy", size, workers, max_pixels, split)
-        files[f"{split}.npy"] = (folder / f"{split}.npy").stat().st_size
+    workers = workers or os.cpu_count() or 1
+    with _pool(workers, len(train_items) + len(test_items)) as pool:  # one pool for both splits
+        for split, items in (("train", train_items), ("test", test_items)):
+            results[split] = _decode_split(items, folder / f"{split}.npy", size, workers, max_pixels, split, pool)
+            files[f"{split}.npy"] = (folder / f"{split}.npy").stat().st_size
     train_rows = []
     for row, (item, (ok, reason, sha)) in enumerate(zip(train_items, results["train"])):
         if ok:
@@ -134,28 +137,36 @@ def _build(comp, folder: Path, size: int, workers, max_pixels) -> None:
               f"see {folder / 'report.csv'}")
 
 
-def _decode_split(items, out: Path, size, workers, max_pixels, split):
+@contextlib.contextmanager
+def _pool(workers: int, n: int):
+    """Decode processes, or None when the set is small enough that starting them would cost more."""
+    if n < INLINE_BELOW or workers == 1:
+        yield None
+        return
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        yield pool
+
+
+def _decode_split(items, out: Path, size, workers, max_pixels, split, pool=None):
     """Decode items into out (.npy, atomically); returns [(ok, reason_or_warning, sha)] in item order."""
     paths_ = [str(i.path) for i in items]
     with atomic.atomic_path(out) as tmp:
         array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(items), size, size, 3))
         del array  # workers open the file themselves; each writes its own rows
-        workers = workers or os.cpu_count() or 1
         chunks = _chunks(len(items), workers)
         bar = tqdm(total=len(items), desc=f"decode {split}", unit="img", leave=False, disable=not items)
         results = [None] * len(items)
-        if len(items) < INLINE_BELOW or workers == 1:
+        if pool is None:
             for start, stop in chunks:
                 results[start:stop] = _decode_rows(str(tmp), paths_, start, stop, size, max_pixels)
                 bar.update(stop - start)
         else:
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-                futures = {pool.submit(_decode_rows, str(tmp), paths_, a, b, size, max_pixels): (a, b)
-                           for a, b in chunks}
-                for future in as_completed(futures):
-                    a, b = futures[future]
-                    results[a:b] = future.result()
-                    bar.update(b - a)
+            futures = {pool.submit(_decode_rows, str(tmp), paths_, a, b, size, max_pixels): (a, b)
+                       for a, b in chunks}
+            for future in as_completed(futures):
+                a, b = futures[future]
+                results[a:b] = future.result()
+                bar.update(b - a)
         bar.close()
     return results
 
