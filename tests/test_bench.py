@@ -38,3 +38,15 @@ def test_quick_bench_writes_results(home, capsys):
     for r in result["rows"]:
         assert {"name", "goal", "ratio", "met", "details"} <= set(r)
     assert "| 1 | prepare vs decode limit |" in capsys.readouterr().out
+
+
+def test_features_row_comes_from_its_module_when_present(monkeypatch, tmp_path):
+    import sys
+    import types
+
+    fake = types.ModuleType("harness.bench_features")
+    fake.measure = lambda workdir, quick: {"name": "cached features", "goal": ">= 20x", "ratio": 25.0, "met": True,
+                                           "details": {"quick": quick, "workdir": str(workdir)}}
+    monkeypatch.setitem(sys.modules, "harness.bench_features", fake)
+    result = bench.row_features(tmp_path, bench.Plan.make(quick=True))
+    assert result["ratio"] == 25.0 and result["figure"] == "25.0x" and result["details"]["quick"] is True
