@@ -181,7 +181,7 @@ def _decode_rows(npy: str, paths_, start: int, stop: int, size: int, max_pixels)
                 data = f.read()
             image, warning = images.decode_bytes(data, size, max_pixels)
             array[row] = image
-            out.append((True, warning, hashlib.sha1(data).hexdigest()[:20]))  # dedup key; sha1 is 2x blake2b here
+            out.append((True, warning, hashlib.sha1(data).hexdigest()[:20]))  # duplicate key; 2x blake2b
         except images.ImageError as e:
             out.append((False, str(e), ""))
         except OSError as e:
