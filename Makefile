@@ -28,8 +28,9 @@ test: install
 leaderboard: install
 	$(PY) -m harness leaderboard $(COMP)
 
+# `make bench` (about 10 minutes on 2 cores) writes bench/results.json; QUICK=1 or IMAGES=N shrink it.
 bench: install
-	$(PY) -m harness bench
+	$(PY) -m harness bench $(if $(QUICK),--quick) $(if $(IMAGES),--images $(IMAGES))
 
 clean:
 	rm -rf $(VENV) data runs bench .pytest_cache leaderboard.sqlite* submissions/*/

@@ -38,8 +38,8 @@ def measure(workdir: Path, quick: bool = False, images: int = None) -> dict:
     from harness import competition, models, pipeline
     from harness.config import RunConfig
 
-    n = images or (160 if quick else 800)
-    size, epochs = (32, 6) if quick else (32, 10)
+    n = images or (64 if quick else 800)
+    size, epochs = (32, 2) if quick else (32, 10)
     workdir = Path(workdir)
     with _env("HARNESS_HOME", str(workdir / "home")), _registered(competition, models, n) as comp:
         config = RunConfig(comp.name, model="bench-cnn", folds=5, epochs=epochs, patience=epochs, batch_size=32,

@@ -55,6 +55,9 @@ def parser() -> argparse.ArgumentParser:
                     help="equal weights, or weights fitted on the runs' out-of-fold predictions")
     lb = sub.add_parser("leaderboard", help="runs of a competition, best first")
     lb.add_argument("competition")
+    bench = sub.add_parser("bench", help="measure the engine's speed against its limits; writes bench/results.json")
+    bench.add_argument("--quick", action="store_true", help="tiny sizes (under a minute): checks that it works")
+    bench.add_argument("--images", type=int, default=None, help="training images to generate (default 8000)")
     return p
 
 
@@ -89,6 +92,10 @@ def run(args) -> int:
         for name in competition.names():
             comp = competition.get(name)
             print(f"{name:<22} {comp.task:<11} {comp.metric:<10} {comp.description}")
+        return 0
+    if args.command == "bench":
+        from harness import bench
+        bench.run(quick=args.quick, images=args.images)
         return 0
     from competitions import folder
 
