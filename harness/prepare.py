@@ -220,8 +220,7 @@ def _decode_rows(npy: str, paths_, start: int, stop: int, size: int, max_pixels)
             out.append((False, str(e), ""))
         except OSError as e:
             out.append((False, f"unreadable file ({e.strerror})", ""))
-    array.flush()
-    return out
+    return out  # no flush (msync) per chunk: the page cache is shared, and the final rename fsyncs the file
 
 
 def _chunks(n: int, workers: int):
@@ -248,12 +247,14 @@ def _show(path) -> str:
     return os.fsdecode(path).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _unused_files(raw: Path, used: set):
+def _unused_files(raw: Path, used: set) -> list:
     """Files under raw/ that no train or test item uses, other than the metadata a module reads."""
-    for path in sorted(raw.rglob("*")):
-        if path.is_file() and path.suffix.lower() not in METADATA_SUFFIXES and path.name != ".complete" \
-                and _real(path) not in used:
-            yield path
+    unused = []
+    for folder, _, names in os.walk(raw, followlinks=True):  # scandir: no stat per file
+        real = _real_dir(folder)
+        unused += [Path(folder, n) for n in names if n != ".complete" and os.path.join(real, n) not in used
+                   and os.path.splitext(n)[1].lower() not in METADATA_SUFFIXES]
+    return sorted(unused)
 
 
 def _real(path) -> str:
