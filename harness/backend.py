@@ -30,6 +30,7 @@ def quiet_start() -> None:
         if name() == "tensorflow":
             import tensorflow as tf
             tf.config.list_physical_devices("GPU")
+            tf.get_logger().setLevel("ERROR")  # retracing notices are advice for library authors, not users
 
 
 def name() -> str:

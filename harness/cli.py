@@ -94,7 +94,8 @@ def run(args) -> int:
             print(f"{name:<22} {comp.task:<11} {comp.metric:<10} {comp.description}")
         return 0
     if args.command == "bench":
-        from harness import bench
+        from harness import backend, bench
+        backend.quiet_start()
         bench.run(quick=args.quick, images=args.images)
         return 0
     from competitions import folder
