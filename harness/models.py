@@ -69,7 +69,9 @@ def _conv_block(x, filters, convs=1, batchnorm=True):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=not batchnorm,
                           activation=None if batchnorm else "relu")(x)
         if batchnorm:
-            x = layers.Activation("relu")(layers.BatchNormalization()(x))
+            # momentum 0.9, not 0.99: on a few hundred steps the moving statistics must settle within epochs,
+            # or validation (which uses them) lags training and early stopping keeps a bad epoch
+            x = layers.Activation("relu")(layers.BatchNormalization(momentum=0.9)(x))
     return layers.MaxPooling2D()(x)
 
 
