@@ -163,11 +163,6 @@ def _fit(model, train_data, val_data, epochs: int, patience: int, backup: Path) 
     return checkpoint.history  # including the epochs run before a restart
 
 
-def predict_test(model, cache, batch_size: int, tta: bool) -> np.ndarray:
-    """Test probabilities, averaged with the horizontally flipped images when `tta`."""
-    return predict_views(model, image_inputs(cache, tta).test_views, len(cache.test_ids), batch_size)
-
-
 def predict_views(model, views, n: int, batch_size: int) -> np.ndarray:
     """Mean test probabilities over the views [(array, flip)] of the same `n` test rows."""
     if not n:
