@@ -2,7 +2,6 @@
 import io
 import multiprocessing
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
@@ -127,10 +126,8 @@ def test_bomb_refused_from_the_header_before_decoding(zoo, monkeypatch):
         raise AssertionError("a decoder was called")
     monkeypatch.setattr(images, "_decode_cv2", no_decoding)
     monkeypatch.setattr(images, "_decode_pil", no_decoding)
-    start = time.perf_counter()
     with pytest.raises(ImageError, match="too large"):
-        decode_bytes(data, 224)
-    assert time.perf_counter() - start < 0.05
+        decode_bytes(data, 224)  # refused from the header: the decoders above would raise if reached
 
 
 def test_the_harness_limit_decides_not_pillows(zoo):
