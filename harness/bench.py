@@ -382,15 +382,8 @@ def _home(folder: Path):
     """Point HARNESS_HOME at an emptied folder for the block, so the bench never touches real data."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    before = os.environ.get("HARNESS_HOME")
-    os.environ["HARNESS_HOME"] = str(folder)
-    try:
+    with paths.home_at(folder):
         yield folder
-    finally:
-        if before is None:
-            os.environ.pop("HARNESS_HOME", None)
-        else:
-            os.environ["HARNESS_HOME"] = before
 
 
 def run(quick=False, images=None, out=None) -> dict:

@@ -5,7 +5,6 @@ their out-of-fold predictions must agree); the backbone is `bench-cnn`, a 4-bloc
 small enough for a CPU. The ratio is end-to-end wall time over cached-feature wall time, features included.
 """
 import contextlib
-import os
 import time
 from pathlib import Path
 
@@ -35,13 +34,13 @@ def _bench_backbone(include_top=False, weights=None, input_shape=None, pooling=N
 
 def measure(workdir: Path, quick: bool = False, images: int = None) -> dict:
     """Time both paths on generated images in `workdir`; {"name", "goal", "ratio", "met", "details"}."""
-    from harness import competition, models, pipeline
+    from harness import competition, models, paths, pipeline
     from harness.config import RunConfig
 
     n = images or (64 if quick else 800)
     size, epochs = (32, 2) if quick else (32, 10)
     workdir = Path(workdir)
-    with _env("HARNESS_HOME", str(workdir / "home")), _registered(competition, models, n) as comp:
+    with paths.home_at(workdir / "home"), _registered(competition, models, n) as comp:
         config = RunConfig(comp.name, model="bench-cnn", folds=5, epochs=epochs, patience=epochs, batch_size=32,
                            image_size=size, seed=0, weights="none", tta=False)
         pipeline.load_data(config)  # decode once, outside both timings
@@ -64,19 +63,6 @@ def measure(workdir: Path, quick: bool = False, images: int = None) -> dict:
 def _folds(trained):
     run, *_, results = trained
     return [(run, r.fold) for r in results]
-
-
-@contextlib.contextmanager
-def _env(key, value):
-    old = os.environ.get(key)
-    os.environ[key] = value
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = old
 
 
 @contextlib.contextmanager

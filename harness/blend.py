@@ -32,9 +32,8 @@ def blend(comp_name: str, run_ids, method: str = "mean") -> dict:
     if oofs.shape[1] != len(cache.train_ids) or tests.shape[1] != len(cache.test_ids):
         raise HarnessError(f"Runs {', '.join(run_ids)} do not share one set of train and test images; blend runs "
                            f"made from the same data.")
-    from harness.train import cache_targets
 
-    weights = fit_weights(oofs, cache_targets(comp, cache), comp.task) if method == "fit" else \
+    weights = fit_weights(oofs, metrics.truth(comp, cache.train_labels), comp.task) if method == "fit" else \
         np.full(len(members), 1 / len(members))
     oof = np.tensordot(weights, oofs, axes=1).astype("float32")
     test = np.tensordot(weights, tests, axes=1).astype("float32")

@@ -9,6 +9,7 @@ from typing import Callable
 import numpy as np
 from sklearn import metrics as skm
 
+from harness.folds import multi_hot
 from harness.registry import Registry
 
 
@@ -39,6 +40,13 @@ def metric(name: str, greater_is_better: bool, needs: str = "labels"):
 
 def get(name: str) -> Metric:
     return METRICS.get(name)
+
+
+def truth(comp, labels) -> np.ndarray:
+    """Labels as metrics take them: class indices, or a 0/1 matrix for multilabel."""
+    if comp.task == "multilabel":
+        return multi_hot(labels, len(comp.classes)).astype(np.int64)
+    return np.asarray(labels, dtype=np.int64)
 
 
 def hard_labels(y_prob, thresholds=0.5):

@@ -1,4 +1,5 @@
 """Where the harness keeps data, runs, submissions and the leaderboard (HARNESS_HOME moves them all)."""
+import contextlib
 import os
 from pathlib import Path
 
@@ -11,6 +12,20 @@ def home() -> Path:
     if env:
         return Path(env).expanduser().resolve()
     return _PROJECT if (_PROJECT / "pyproject.toml").exists() else Path.cwd()
+
+
+@contextlib.contextmanager
+def home_at(folder):
+    """Use `folder` as HARNESS_HOME for the block (benchmarks keep their files apart from real data)."""
+    before = os.environ.get("HARNESS_HOME")
+    os.environ["HARNESS_HOME"] = str(folder)
+    try:
+        yield Path(folder)
+    finally:
+        if before is None:
+            os.environ.pop("HARNESS_HOME", None)
+        else:
+            os.environ["HARNESS_HOME"] = before
 
 
 def data_dir(comp: str) -> Path:

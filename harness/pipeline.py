@@ -87,12 +87,10 @@ def predict_only(comp_name: str, run_id=None) -> Outcome:
 
 def finish(run, comp, cache, assignment, results, started, upload=False, message=None) -> Outcome:
     """predict -> submit -> score -> leaderboard for a run whose folds are trained."""
-    from harness.train import cache_targets
-
     metric = metrics.get(comp.metric)
     oof, test = predict.ensemble(run.folder, comp, cache, assignment, results)
     csv_path, oof_score, test_scores = score(comp, cache, run.run_id, run.folder, oof, test)
-    y, scored = cache_targets(comp, cache), ~np.isnan(oof).any(axis=1)
+    y, scored = metrics.truth(comp, cache.train_labels), ~np.isnan(oof).any(axis=1)
     _plots(run, comp, results, y[scored], oof[scored])
     failed = [r.fold for r in results if r.status != "done"]
     wall = time.perf_counter() - started
@@ -115,10 +113,8 @@ def finish(run, comp, cache, assignment, results, started, upload=False, message
 
 def score(comp, cache, run_id: str, folder, oof, test):
     """Save oof/test beside the run, write the submission and score it: (csv, oof score, hidden-test scores)."""
-    from harness.train import cache_targets
-
     metric = metrics.get(comp.metric)
-    y = cache_targets(comp, cache)
+    y = metrics.truth(comp, cache.train_labels)
     cuts = predict.thresholds(oof, y) if comp.task == "multilabel" else None
     csv_path = submission.write(comp, cache.test_ids, test, paths.submissions_dir(comp.name) / f"{run_id}.csv", cuts)
     submission.check_sample(comp, csv_path, paths.raw_dir(comp.name))

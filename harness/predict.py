@@ -2,7 +2,8 @@
 import numpy as np
 
 from harness.errors import HarnessError
-from harness.train import cache_targets, fold_dir
+from harness import metrics
+from harness.train import fold_dir
 
 
 def ensemble(run_folder, comp, cache, folds, results):
@@ -25,7 +26,7 @@ def ensemble(run_folder, comp, cache, folds, results):
 
 def prior(comp, cache) -> np.ndarray:
     """Class frequencies of the training set: the fallback prediction for an image that cannot be read."""
-    y = cache_targets(comp, cache)
+    y = metrics.truth(comp, cache.train_labels)
     if comp.task == "multilabel":
         return y.mean(axis=0).astype("float32")
     if comp.task == "binary":

@@ -13,7 +13,6 @@ import numpy as np
 from harness import atomic
 from harness import metrics as metric_registry
 from harness.errors import HarnessError
-from harness.folds import multi_hot
 
 HEADER = ["id", "label"]
 
@@ -140,7 +139,7 @@ def grade(comp, path: Path, solution: dict, test_ids, test_probs) -> dict:
     if missing:
         raise HarnessError(f"{path}: no row for solution id {missing[0]!r}.")
     ids = [i for i in test_ids if i in solution]
-    y_true = _truth(comp, [solution[i] for i in ids])
+    y_true = metric_registry.truth(comp, [solution[i] for i in ids])
     from_csv = decode(comp, [by_id[i] for i in ids])
     position = {i: n for n, i in enumerate(test_ids)}
     probs = np.asarray(test_probs)[[position[i] for i in ids]]
@@ -150,12 +149,6 @@ def grade(comp, path: Path, solution: dict, test_ids, test_probs) -> dict:
         use_csv = metric.needs == "labels" or comp.label_format == "probability"
         scores[name] = metric(y_true, from_csv if use_csv else probs)
     return scores
-
-
-def _truth(comp, labels):
-    if comp.task == "multilabel":
-        return multi_hot(labels, len(comp.classes)).astype(np.int64)
-    return np.asarray(labels, dtype=np.int64)
 
 
 def _float(p) -> str:

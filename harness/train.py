@@ -11,9 +11,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from harness import atomic, backend, models
+from harness import atomic, backend, metrics, models
 from harness.checkpoint import EpochCheckpoint
-from harness.folds import multi_hot
 
 
 class Batches(keras.utils.PyDataset):
@@ -66,10 +65,10 @@ class FoldResult:
 
 def targets(comp, labels) -> np.ndarray:
     """Training targets in the form the task's loss expects."""
-    if comp.task == "multilabel":
-        return multi_hot(labels, len(comp.classes)).astype("float32")
-    y = np.asarray(labels, dtype="int64")
-    return y.astype("float32")[:, None] if comp.task == "binary" else y
+    y = metrics.truth(comp, labels)
+    if comp.task == "multiclass":
+        return y  # sparse categorical cross-entropy takes class indices
+    return y.astype("float32")[:, None] if comp.task == "binary" else y.astype("float32")
 
 
 def fold_dir(run_folder: Path, fold: int) -> Path:
@@ -144,7 +143,7 @@ def train_fold(run_folder: Path, comp, cache, folds, fold: int, config, metric, 
     atomic.save_npy(out / "test.npy", test)
     val_loss = history.get("val_loss", [])
     best = int(np.nanargmin(val_loss)) if val_loss else len(losses) - 1
-    score = metric(cache_targets(comp, cache)[val_idx], oof)
+    score = metric(metrics.truth(comp, cache.train_labels)[val_idx], oof)
     return _finish(out, FoldResult(fold, "done", score, len(losses), best, time.perf_counter() - started,
                                    _plain(history)))
 
@@ -170,13 +169,6 @@ def predict_views(model, views, n: int, batch_size: int) -> np.ndarray:
     rows = np.arange(n)
     preds = [model.predict(Batches(x, rows, batch_size=batch_size, flip=flip), verbose=0) for x, flip in views]
     return np.mean(preds, axis=0).astype("float32")
-
-
-def cache_targets(comp, cache) -> np.ndarray:
-    """Training labels as metrics take them: class indices, or a 0/1 matrix for multilabel."""
-    if comp.task == "multilabel":
-        return multi_hot(cache.train_labels, len(comp.classes))
-    return np.asarray(cache.train_labels, dtype="int64")
 
 
 def _finish(out: Path, result: FoldResult) -> FoldResult:

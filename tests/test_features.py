@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from harness import models, pipeline
+from harness import pipeline
 from harness.config import RunConfig
 from harness.errors import HarnessError
 from tests.conftest import folder_competition, registered
