@@ -243,7 +243,7 @@ def row_feeder(cache, plan) -> dict:
         net.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy", metrics=["accuracy"])
         nets[side] = net
     feed = train_stage.Batches(cache.train_x, rows, y, plan.batch_size, shuffle=True, seed=0)
-    fits = {"harness": lambda epochs: nets["harness"].fit(feed, epochs=epochs, verbose=0,
+    fits = {"harness": lambda epochs: nets["harness"].fit(feed, epochs=epochs, verbose=0, shuffle=False,
                                                           callbacks=[train_stage._EpochOrder(feed)]),
             "in-memory": lambda epochs: nets["in-memory"].fit(in_memory, y, batch_size=plan.batch_size,
                                                               epochs=epochs, shuffle=True, verbose=0)}

@@ -4,12 +4,14 @@ Keras' BackupAndRestore keeps weights and the epoch number, but a resumed fit() 
 value, patience count and best weights, the history so far, and where every random stream (augmentation,
 dropout) stood; it also writes its files in place, so a kill while saving leaves a torn checkpoint. This
 callback saves all of it after every epoch (weights and optimizer, best weights, early-stopping counters,
-history) atomically, with state.json written last as the commit point, and reseeds every SeedGenerator
+history) atomically, with state.json written last as the commit point (at most every `every_s` seconds, for
+epochs so short that saving would cost more than redoing them), and reseeds every SeedGenerator
 from (its first state, epoch) at the start of each epoch, so epoch e draws the same random numbers whether
 or not the process was restarted before it.
 """
 import json
 import shutil
+import time
 from pathlib import Path
 
 import keras
@@ -23,15 +25,17 @@ STATE = "state.json"
 class EpochCheckpoint(keras.callbacks.Callback):
     """Save and restore the complete per-epoch state of `model.fit` in `folder`; put it last in callbacks."""
 
-    def __init__(self, folder, early_stopping: keras.callbacks.EarlyStopping):
+    def __init__(self, folder, early_stopping: keras.callbacks.EarlyStopping, every_s: float = 0.0):
         super().__init__()
         self.folder = Path(folder)
         self.early_stopping = early_stopping
+        self.every_s, self._saved_at = every_s, time.monotonic()
         self.history = {}  # every epoch's logs, across restarts
         self.resumed_from = 0  # epochs restored from a previous process
         self._seeds = []
 
     def on_train_begin(self, logs=None):
+        self._saved_at = time.monotonic()
         self._seeds = [(sg, np.array(keras.ops.convert_to_numpy(sg.state.value))) for sg in _seed_generators(
             self.model)]
         state = self._load()
@@ -60,13 +64,16 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
+        if time.monotonic() - self._saved_at < self.every_s:
+            return
+        self._saved_at = time.monotonic()
         es, done = self.early_stopping, epoch + 1
         weights = f"epoch{done}.weights.h5"
         with atomic.atomic_path(self.folder / weights, suffix=".weights.h5") as tmp:
             self.model.save_weights(tmp)  # model and optimizer variables
         previous = self._load() or {}
         best_weights = previous.get("best_weights")
-        if es.best_weights is not None and (es.best_epoch == epoch or best_weights is None):
+        if es.best_weights is not None and (best_weights is None or previous.get("best_epoch") != es.best_epoch):
             best_weights = f"best{done}.npz"
             with atomic.atomic_path(self.folder / best_weights, suffix=".npz") as tmp:
                 np.savez(tmp, **{f"w{i}": w for i, w in enumerate(es.best_weights)})

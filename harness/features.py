@@ -16,6 +16,7 @@ from harness import atomic, backend, models
 from harness.errors import HarnessError
 
 MANIFEST = "manifest.json"
+HEAD_CHECKPOINT_S = 30.0  # a head's epochs take milliseconds: redoing 30 s after a kill beats saving each one
 
 
 def train_folds(run_folder: Path, comp, cache, assignment, wanted, config, metric) -> list:
@@ -32,11 +33,33 @@ def train_folds(run_folder: Path, comp, cache, assignment, wanted, config, metri
     inputs = train_stage.Inputs(feats["train"], cache.train_rows,
                                 [(feats["test"], False)] + ([(feats["test_flip"], False)] if tta else []))
 
-    def make_head(seed):
-        return models.build_head(spec, feats["train"].shape[1:], comp.num_outputs, comp.task, seed)
+    head = Head(lambda seed: models.build_head(spec, feats["train"].shape[1:], comp.num_outputs, comp.task, seed),
+                lambda model: train_stage.compile_model(model, comp, config.learning_rate, steps_per_execution=64))
+    return [train_stage.train_fold(run_folder, comp, cache, assignment, f, config, metric, head.fresh, inputs,
+                                   checkpoint_every_s=HEAD_CHECKPOINT_S) for f in wanted]
 
-    return [train_stage.train_fold(run_folder, comp, cache, assignment, f, config, metric, make_head, inputs)
-            for f in wanted]
+
+class Head:
+    """One compiled head for every fold, reset to exactly what a newly built one would be for each fold's seed,
+    so Keras traces its train, test and predict functions once per run instead of once per fold."""
+
+    def __init__(self, build, compile_model):
+        self.build, self.compile_model, self.model = build, compile_model, None
+
+    def fresh(self, seed: int):
+        """The head as `build(seed)` makes it, compiled, with a newly initialised optimizer."""
+        new = self.build(seed)
+        if self.model is None:
+            self.model = new
+            self.compile_model(new)
+            new.optimizer.build(new.trainable_variables)
+            self.optimizer_start = [np.array(v) for v in new.optimizer.variables]
+            return new
+        for target, value in zip(self.model.variables, new.variables):
+            target.assign(value)
+        for target, value in zip(self.model.optimizer.variables, self.optimizer_start):
+            target.assign(value)
+        return self.model
 
 
 def extract(spec, cache, config, tta: bool) -> dict:
@@ -53,7 +76,7 @@ def extract(spec, cache, config, tta: bool) -> dict:
         backend.seed_everything(config.seed)
         backend.configure_precision()
         extractor = models.build_extractor(spec, cache.size, config.weights, backbone_seed=config.seed)
-        batch = backend.global_batch(config.batch_size)
+        batch = backend.global_batch(config.batch_size) * 4  # inference keeps no activations for gradients
         sources = {"train": (cache.train_x, False), "test": (cache.test_x, False), "test_flip": (cache.test_x, True)}
         for name in missing:
             x, flip = sources[name]

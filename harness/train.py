@@ -94,10 +94,11 @@ def image_inputs(cache, tta: bool) -> Inputs:
 
 
 def train_fold(run_folder: Path, comp, cache, folds, fold: int, config, metric, make_model=None,
-               inputs=None) -> FoldResult:
+               inputs=None, checkpoint_every_s: float = 0.0) -> FoldResult:
     """Train fold `fold` (or return its stored result) and write its predictions.
 
-    `make_model(seed)` and `inputs` replace the full image model and the image cache (cached features)."""
+    `make_model(seed)` and `inputs` replace the full image model and the image cache (cached features);
+    the resume state is saved after every epoch, or at most every `checkpoint_every_s` seconds."""
     done = load_result(run_folder, fold)
     if done is not None:
         return done
@@ -113,21 +114,21 @@ def train_fold(run_folder: Path, comp, cache, folds, fold: int, config, metric, 
         if make_model is None:
             model = models.build(spec, cache.size, comp.num_outputs, comp.task, comp.augment, config.seed + fold,
                                  weights=config.weights, backbone_seed=config.seed)
+            compile_model(model, comp, config.learning_rate)
         else:
-            model = make_model(config.seed + fold)
-        _compile(model, comp, config.learning_rate)
+            model = make_model(config.seed + fold)  # compiled by its maker, which may reuse one across folds
     y = targets(comp, cache.train_labels)
     train_idx, val_idx = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
     train_data = Batches(inputs.train_x, inputs.train_rows[train_idx], y[train_idx], batch_size,
                          shuffle=True, seed=config.seed + fold)
     val_data = Batches(inputs.train_x, inputs.train_rows[val_idx], y[val_idx], batch_size)
     print(f"fold {fold + 1}/{config.folds}: {len(train_idx)} train, {len(val_idx)} validation images")
-    history = _fit(model, train_data, val_data, config.epochs, config.patience, out / "backup")
+    history = _fit(model, train_data, val_data, config.epochs, config.patience, out / "backup", checkpoint_every_s)
     if config.fine_tune and spec.backbone is not None and make_model is None:
         unfrozen = models.unfreeze_top(model)
         print(f"fold {fold + 1}: fine-tuning {unfrozen} backbone layers at learning rate {config.learning_rate / 10}")
         with backend.strategy_scope():
-            _compile(model, comp, config.learning_rate / 10)
+            compile_model(model, comp, config.learning_rate / 10)
         more = _fit(model, train_data, val_data, config.fine_tune, config.patience, out / "backup-fine-tune")
         history = {k: list(v) + list(more.get(k, [])) for k, v in history.items()}
     losses = history.get("loss", [])
@@ -148,16 +149,19 @@ def train_fold(run_folder: Path, comp, cache, folds, fold: int, config, metric, 
                                    _plain(history)))
 
 
-def _compile(model, comp, learning_rate: float) -> None:
+def compile_model(model, comp, learning_rate: float, steps_per_execution: int = 1) -> None:
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=models.loss_for(comp.task),
-                  metrics=["accuracy"] if comp.task != "multilabel" else ["binary_accuracy"])
+                  metrics=["accuracy"] if comp.task != "multilabel" else ["binary_accuracy"],
+                  steps_per_execution=steps_per_execution)
 
 
-def _fit(model, train_data, val_data, epochs: int, patience: int, backup: Path) -> dict:
+def _fit(model, train_data, val_data, epochs: int, patience: int, backup: Path, every_s: float = 0.0) -> dict:
     """fit() with early stopping, resumable epoch by epoch from `backup`; the history of every epoch run."""
     early = keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True)
-    checkpoint = EpochCheckpoint(backup, early)  # last: it saves what the others decided this epoch
-    model.fit(train_data, validation_data=val_data, epochs=epochs, verbose=2,
+    checkpoint = EpochCheckpoint(backup, early, every_s)  # last: it saves what the others decided this epoch
+    # shuffle=False: Batches already orders each epoch from (seed, epoch); Keras' own shuffle of the batch order
+    # draws from Python's global `random`, which a resumed process (or a reused head) would not replay.
+    model.fit(train_data, validation_data=val_data, epochs=epochs, verbose=2, shuffle=False,
               callbacks=[_EpochOrder(train_data), keras.callbacks.TerminateOnNaN(), early, checkpoint])
     return checkpoint.history  # including the epochs run before a restart
 

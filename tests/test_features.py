@@ -1,8 +1,10 @@
 """Cached-feature k-fold: same out-of-fold predictions as the full frozen model, features computed once."""
+import types
+
 import numpy as np
 import pytest
 
-from harness import pipeline
+from harness import features, models, pipeline, train
 from harness.config import RunConfig
 from harness.errors import HarnessError
 from tests.conftest import folder_competition, registered
@@ -43,3 +45,22 @@ def test_cached_features_refuse_models_without_backbone(tiny):
     with pytest.raises(HarnessError, match="cannot be cached"):
         RunConfig(tiny.name, fine_tune=1, cached_features=True)
 
+
+
+def test_one_head_serves_every_fold_reset_as_if_built_anew(tiny_transfer):
+    """Folds share one compiled head (traced once); each fold starts from exactly a fresh build for its seed."""
+    def build(seed):
+        return models.build_head(tiny_transfer, (16,), 3, "multiclass", seed)
+
+    head = features.Head(build, lambda m: train.compile_model(m, types.SimpleNamespace(task="multiclass"), 1e-2))
+    rng = np.random.default_rng(0)
+    first = head.fresh(1)
+    first.fit(rng.normal(size=(32, 16)), rng.integers(0, 3, 32), epochs=1, verbose=0)
+    traced = first.train_function
+    second = head.fresh(2)
+    assert second is first and second.train_function is traced
+    for got, want in zip(second.variables, build(2).variables):  # weights and dropout seed states
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+    state = {v.name: np.asarray(v) for v in second.optimizer.variables}
+    assert state.pop("learning_rate") == np.float32(1e-2)
+    assert all(not v.any() for v in state.values()), "the optimizer starts afresh: step 0, no moments"

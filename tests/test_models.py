@@ -26,14 +26,19 @@ def tiny_backbone(include_top=False, weights=None, input_shape=None, pooling=Non
     return model
 
 
-@pytest.fixture
-def tiny_transfer():
-    """`tiny-transfer`: the tiny backbone, frozen, with a dropout + dense head, registered for the test."""
+def tiny_transfer_spec() -> models.ModelSpec:
+    """`tiny-transfer`: the tiny backbone, frozen, with a dropout + dense head."""
     def head(f):
         return layers.Dropout(0.3)(layers.Dense(8, activation="relu")(f))
-    models.MODELS.add("tiny-transfer", models.ModelSpec(
-        "tiny-transfer", head, 24, "test stand-in", backbone=tiny_backbone, preprocess=lambda x: x / 255.0,
-        pooling="avg", weights="none", weights_file="tiny_backbone_notop.weights.h5"))
+    return models.ModelSpec("tiny-transfer", head, 24, "test stand-in", backbone=tiny_backbone,
+                            preprocess=lambda x: x / 255.0, pooling="avg", weights="none",
+                            weights_file="tiny_backbone_notop.weights.h5")
+
+
+@pytest.fixture
+def tiny_transfer():
+    """`tiny-transfer`, registered for the test."""
+    models.MODELS.add("tiny-transfer", tiny_transfer_spec())
     yield models.get("tiny-transfer")
     models.MODELS.remove("tiny-transfer")
 
