@@ -17,6 +17,7 @@ from harness.errors import HarnessError
 
 MANIFEST = "manifest.json"
 HEAD_CHECKPOINT_S = 30.0  # a head's epochs take milliseconds: redoing 30 s after a kill beats saving each one
+HEAD_STEPS_PER_CALL = 64  # a head's step is tiny next to a call into the backend: run up to 64 steps per call
 
 
 def train_folds(run_folder: Path, comp, cache, assignment, wanted, config, metric) -> list:
@@ -34,7 +35,7 @@ def train_folds(run_folder: Path, comp, cache, assignment, wanted, config, metri
                                 [(feats["test"], False)] + ([(feats["test_flip"], False)] if tta else []))
 
     head = Head(lambda seed: models.build_head(spec, feats["train"].shape[1:], comp.num_outputs, comp.task, seed),
-                lambda model: train_stage.compile_model(model, comp, config.learning_rate, steps_per_execution=64))
+                lambda model: train_stage.compile_model(model, comp, config.learning_rate, HEAD_STEPS_PER_CALL))
     return [train_stage.train_fold(run_folder, comp, cache, assignment, f, config, metric, head.fresh, inputs,
                                    checkpoint_every_s=HEAD_CHECKPOINT_S) for f in wanted]
 
