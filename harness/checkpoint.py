@@ -29,7 +29,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         super().__init__()
         self.folder = Path(folder)
         self.early_stopping = early_stopping
-        self.every_s, self._saved_at = every_s, time.monotonic()
+        self.every_s, self._saved_at = every_s, 0.0  # when the last save (or fit's start) happened
         self.history = {}  # every epoch's logs, across restarts
         self.resumed_from = 0  # epochs restored from a previous process
         self._seeds = []
