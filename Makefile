@@ -4,12 +4,18 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 COMP   ?= digits
 
-# Optional pass-through knobs for `make submit`: MODEL, FOLDS, EPOCHS, SEED, UPLOAD=1, MESSAGE.
-SUBMIT_ARGS := $(if $(MODEL),--model $(MODEL)) $(if $(FOLDS),--folds $(FOLDS)) \
-               $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(SEED),--seed $(SEED)) \
+# Optional pass-through knobs for `make submit`: MODEL, FOLDS, EPOCHS, SEED, UPLOAD=1, MESSAGE;
+# for `make compare`: MODELS="a b c", FOLDS, EPOCHS, SEED, BUDGET (e.g. 2h).
+RUN_ARGS    := $(if $(FOLDS),--folds $(FOLDS)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(SEED),--seed $(SEED))
+SUBMIT_ARGS := $(if $(MODEL),--model $(MODEL)) $(RUN_ARGS) \
                $(if $(UPLOAD),--upload) $(if $(MESSAGE),--message "$(MESSAGE)")
+comma := ,
+empty :=
+space := $(empty) $(empty)
+COMPARE_ARGS := $(strip $(if $(MODELS),--models $(subst $(space),$(comma),$(strip $(MODELS)))) \
+                $(RUN_ARGS) $(if $(BUDGET),--time-budget $(BUDGET)))
 
-.PHONY: install submit test leaderboard bench clean
+.PHONY: install submit compare report models test leaderboard bench clean
 
 install: $(VENV)/.installed
 
@@ -21,6 +27,15 @@ $(VENV)/.installed: pyproject.toml
 
 submit: install
 	$(PY) -m harness submit $(COMP) $(SUBMIT_ARGS)
+
+compare: install
+	$(PY) -m harness compare $(COMP) $(COMPARE_ARGS)
+
+report: install
+	$(PY) -m harness report $(COMP)
+
+models: install
+	$(PY) -m harness models
 
 test: install
 	$(PY) -m pytest -q

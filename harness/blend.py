@@ -1,13 +1,14 @@
 """`harness blend COMP RUN...`: combine finished runs' test predictions into a new, scored submission.
 
 Weights are equal ("mean") or fitted on the runs' out-of-fold predictions ("fit": non-negative, summing to
-one, minimising log loss), so a blend is judged on data none of its members trained on.
+one, minimising log loss), so a blend is judged on data none of its members trained on. The same runs blended
+the same way again return the blend already made.
 """
 import time
 
 import numpy as np
 
-from harness import atomic, competition, leaderboard, metrics, paths, pipeline, runs
+from harness import atomic, competition, folds, leaderboard, metrics, paths, pipeline, runs
 from harness.errors import HarnessError
 
 METHODS = ("mean", "fit")
@@ -22,6 +23,9 @@ def blend(comp_name: str, run_ids, method: str = "mean") -> dict:
     started = time.perf_counter()
     comp = competition.get(comp_name)
     members = [runs.find(comp.name, r) for r in run_ids]
+    done = existing(comp.name, [r.run_id for r in members], method)
+    if done is not None:
+        return done
     for run in members:
         if not run.complete:
             raise HarnessError(f"Run {run.run_id} has no predictions yet ({run.folder / runs.SUMMARY} is missing); "
@@ -51,13 +55,36 @@ def blend(comp_name: str, run_ids, method: str = "mean") -> dict:
     leaderboard.record(
         competition=comp.name, run_id=run_id, model="blend:" + "+".join(r.config.model for r in members),
         metric=comp.metric, greater_is_better=metric.greater_is_better, folds=members[0].config.folds,
-        fold_scores=[], oof_score=oof_score, test_score=test_scores.get(comp.metric), config=config,
+        fold_scores=_fold_scores(comp, cache, members, oof), oof_score=oof_score,
+        test_score=test_scores.get(comp.metric), config=config,
         extra_scores={k: v for k, v in test_scores.items() if k != comp.metric}, wall_time=wall,
         submission=str(csv_path))
     summary = {**config, "run_id": run_id, "oof_score": oof_score, "test_scores": test_scores,
                "submission": str(csv_path), "wall_time": wall}
     atomic.write_json(folder / "blend.json", summary)
     return summary
+
+
+def existing(comp_name: str, run_ids, method: str):
+    """The summary of a blend of exactly these runs by `method` made before, or None."""
+    for path in sorted(paths.runs_dir(comp_name).glob("*/blend.json"), reverse=True):
+        summary = atomic.read_json(path)
+        if summary.get("blend") == list(run_ids) and summary.get("method") == method:
+            return summary
+    return None
+
+
+def _fold_scores(comp, cache, members, oof) -> list:
+    """The blend's score on each fold's out-of-fold rows, when its members share one fold assignment."""
+    shared = {(r.config.folds, r.config.seed) for r in members}
+    if len(shared) != 1:
+        return []
+    (k, seed), = shared
+    assignment = folds.load_or_make(comp, cache, k, seed)
+    y, metric = metrics.truth(comp, cache.train_labels), metrics.get(comp.metric)
+    scored = ~np.isnan(oof).any(axis=1)  # a fold that failed in any member has no blended predictions
+    rows = [(assignment == f) & scored for f in range(k)]
+    return [round(metric(y[r], oof[r]), 6) if r.any() else None for r in rows]
 
 
 def fit_weights(oofs: np.ndarray, y_true: np.ndarray, task: str) -> np.ndarray:

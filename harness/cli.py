@@ -53,18 +53,29 @@ def parser() -> argparse.ArgumentParser:
     bl.add_argument("runs", nargs="+", metavar="RUN", help="run ids (see harness leaderboard)")
     bl.add_argument("--method", choices=("mean", "fit"), default="mean",
                     help="equal weights, or weights fitted on the runs' out-of-fold predictions")
+    cmp = sub.add_parser("compare", help="train several models on the same folds and seed, blend them, rank them")
+    _run_options(cmp, skip=("--model",))
+    cmp.add_argument("--models", default=None, help="comma-separated models (default: the competition's "
+                     "comparison set); a finished run with the same options is reused")
+    cmp.add_argument("--time-budget", default=None, help="e.g. 90m or 2h: start no model once it is spent")
     lb = sub.add_parser("leaderboard", help="runs of a competition, best first")
     lb.add_argument("competition")
+    lb.add_argument("--kaggle", action="store_true", help="place every run on the competition's public "
+                    "Kaggle leaderboard (downloaded once into data/COMP/kaggle/)")
+    lb.add_argument("--refresh", action="store_true", help="with --kaggle: download the leaderboard again")
+    rep = sub.add_parser("report", help="write runs/COMP/report.html: leaderboard, charts and every run's analysis")
+    rep.add_argument("competition")
+    sub.add_parser("models", help="the registered models: size, parameters, default weights, offline status")
     bench = sub.add_parser("bench", help="measure the engine's speed against its limits; writes bench/results.json")
     bench.add_argument("--quick", action="store_true", help="tiny sizes (under a minute): checks that it works")
     bench.add_argument("--images", type=int, default=None, help="training images to generate (default 8000)")
     return p
 
 
-def _run_options(p, only=None):
+def _run_options(p, only=None, skip=()):
     p.add_argument("competition")
     for flag, kwargs in RUN_OPTIONS:
-        if only is None or flag in only:
+        if (only is None or flag in only) and flag not in skip:
             p.add_argument(flag, **kwargs)
     _data_dir(p)
 
@@ -93,6 +104,12 @@ def run(args) -> int:
             comp = competition.get(name)
             print(f"{name:<22} {comp.task:<11} {comp.metric:<10} {comp.description}")
         return 0
+    if args.command == "models":
+        from harness import backend
+        backend.quiet_start()  # before the registry imports Keras, which would log as it loads
+        from harness import catalog
+        print(catalog.format_table(catalog.rows()))
+        return 0
     if args.command == "bench":
         from harness import backend, bench
         backend.quiet_start()
@@ -109,14 +126,36 @@ def run(args) -> int:
         print(download.fetch(comp, force=args.force))
         return 0
     if args.command == "leaderboard":
-        from harness import leaderboard
+        from harness import leaderboard, placing
+        if args.refresh and not args.kaggle:
+            raise HarnessError("--refresh downloads Kaggle's public leaderboard again, so it goes with --kaggle. "
+                               "Received: --refresh without --kaggle")
+        board = placing.fetch(comp, refresh=args.refresh) if args.kaggle else None
         print(leaderboard.format_table(comp.name))
+        if board is not None:
+            print()
+            print(placing.format_table(comp, leaderboard.rows(comp.name), board))
+        return 0
+    if args.command == "report":
+        from harness import report
+        print(f"report: {report.write(comp.name)}")
         return 0
     from harness import backend
 
     backend.quiet_start()
     from harness import leaderboard, pipeline
 
+    if args.command == "compare":
+        from harness import compare, report
+        names = compare.parse_models(args.models) if args.models else None
+        budget = compare.parse_duration(args.time_budget) if args.time_budget else None
+        outcome = compare.compare(config_from(args), names, budget)
+        print()
+        print(compare.format_summary(outcome))
+        print()
+        print(leaderboard.format_table(comp.name))
+        print(f"report: {report.write(comp.name)}")
+        return 0
     if args.command == "blend":
         from harness import blend
         print(blend.format_summary(blend.blend(comp.name, args.runs, args.method)))
@@ -143,6 +182,9 @@ def run(args) -> int:
     print(pipeline.summary(outcome))
     print()
     print(leaderboard.format_table(comp.name))
+    if args.command == "submit":
+        from harness import report
+        print(f"report: {report.write(comp.name)}")
     return 0
 
 

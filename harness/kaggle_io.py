@@ -12,6 +12,7 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 from harness import archives, atomic
@@ -94,6 +95,42 @@ def scrub(text: str) -> str:
     for secret in sorted(_secrets(), key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
+
+
+# --- the public leaderboard --------------------------------------------------------------------
+
+def download_leaderboard(slug: str, dest: Path) -> Path:
+    """Download competition `slug`'s public leaderboard; its CSV is kept as dest/<slug>-publicleaderboard.csv."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    api = _api()
+    work = Path(tempfile.mkdtemp(prefix=".leaderboard-", dir=dest))
+    try:
+        _call(lambda: api.competition_leaderboard_download(slug, str(work), quiet=True),
+              f"downloading the public leaderboard of {slug}", _competition(slug))
+        data = _leaderboard_csv(work / f"{slug}.zip", slug)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    out = dest / f"{slug}-publicleaderboard.csv"
+    atomic.write_bytes(out, data)
+    return out
+
+
+def _leaderboard_csv(archive: Path, slug: str) -> bytes:
+    """The leaderboard CSV inside the downloaded zip (or the file itself, should Kaggle send it unzipped)."""
+    if not zipfile.is_zipfile(archive):
+        data = archive.read_bytes() if archive.is_file() else b""
+        if data.removeprefix(b"\xef\xbb\xbf").startswith(b"TeamId"):
+            return data
+        raise HarnessError(f"The public leaderboard of {slug} arrived damaged (neither a zip nor a CSV, "
+                           f"{len(data)} bytes); run the command again later.")
+    with zipfile.ZipFile(archive) as zf:
+        names = sorted(n for n in zf.namelist() if n.lower().endswith(".csv"))
+        if not names:
+            raise HarnessError(f"The public leaderboard archive of {slug} holds no CSV (it holds "
+                               f"{zf.namelist()}); Kaggle may have changed its format.")
+        wanted = next((n for n in names if n.endswith("publicleaderboard.csv")), names[0])
+        return zf.read(wanted)
 
 
 # --- downloading ---------------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 """The local leaderboard: one SQLite row per run, ranked in the metric's direction as Kaggle ranks.
 
-WAL journal and a busy timeout let several processes record runs at once without losing a row.
+WAL journal and a busy timeout let several processes record runs at once without losing a row. Columns are
+declared once below; a database made by an older version gets the missing ones added (ALTER TABLE) when opened,
+so adding a column is one line here.
 """
 import json
+import math
 import sqlite3
 import time
 from contextlib import closing
@@ -10,29 +13,30 @@ from contextlib import closing
 from harness import paths
 from harness.errors import HarnessError
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    competition TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    model TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    greater_is_better INTEGER NOT NULL,
-    folds INTEGER NOT NULL,
-    fold_scores TEXT NOT NULL,
-    oof_score REAL,
-    test_score REAL,
-    public_score REAL,
-    public_error TEXT,
-    extra_scores TEXT NOT NULL DEFAULT '{}',
-    config TEXT NOT NULL,
-    wall_time REAL,
-    submission TEXT,
-    created TEXT NOT NULL,
-    UNIQUE (competition, run_id)
-)"""
+# (name, SQL declaration). A column added later must be NULL-able or carry a DEFAULT, so old rows stay valid.
+COLUMN_DECLS = (
+    ("id", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+    ("competition", "TEXT NOT NULL"),
+    ("run_id", "TEXT NOT NULL"),
+    ("model", "TEXT NOT NULL"),
+    ("metric", "TEXT NOT NULL"),
+    ("greater_is_better", "INTEGER NOT NULL"),
+    ("folds", "INTEGER NOT NULL"),
+    ("fold_scores", "TEXT NOT NULL"),
+    ("oof_score", "REAL"),
+    ("test_score", "REAL"),
+    ("public_score", "REAL"),
+    ("public_error", "TEXT"),
+    ("extra_scores", "TEXT NOT NULL DEFAULT '{}'"),
+    ("config", "TEXT NOT NULL"),
+    ("wall_time", "REAL"),
+    ("submission", "TEXT"),
+    ("created", "TEXT NOT NULL"),
+)
+SCHEMA = ("CREATE TABLE IF NOT EXISTS runs (\n    " + ",\n    ".join(f"{n} {d}" for n, d in COLUMN_DECLS)
+          + ",\n    UNIQUE (competition, run_id)\n)")
 COLUMNS = ("competition", "run_id", "model", "metric", "greater_is_better", "folds", "fold_scores", "oof_score",
-           "test_score", "extra_scores", "config", "wall_time", "submission")
+           "test_score", "extra_scores", "config", "wall_time", "submission")  # what record() takes
 TIMEOUT_S = 30.0
 
 
@@ -44,8 +48,23 @@ def connect(path=None) -> sqlite3.Connection:
     if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(SCHEMA)
+    _add_missing_columns(conn)
     conn.row_factory = sqlite3.Row
     return conn
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Bring a table made by an older version up to COLUMN_DECLS; another process may be doing the same."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    for name, decl in COLUMN_DECLS:
+        if name in have:
+            continue
+        try:
+            with conn:
+                conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {decl}")
+        except sqlite3.OperationalError as e:
+            if "duplicate column" not in str(e):
+                raise
 
 
 def record(**row) -> int:
@@ -77,14 +96,64 @@ def set_public(competition: str, run_id: str, score=None, error=None) -> None:
 
 
 def rows(competition: str) -> list:
-    """Runs of a competition, best first: by hidden-test score where known, else by out-of-fold score."""
+    """Runs of a competition, best first: by hidden-test score where known, then by out-of-fold score, then the
+    runs with no score at all, whichever way the metric points."""
     with closing(connect()) as conn:
         found = [dict(r) for r in conn.execute("SELECT * FROM runs WHERE competition = ?", (competition,))]
+
     def key(r):
-        score = r["test_score"] if r["test_score"] is not None else r["oof_score"]
-        score = float("-inf") if score is None else score
-        return (r["test_score"] is None, -score if r["greater_is_better"] else score, r["id"])
+        score, basis = ranking_score(r)
+        if basis is None:
+            return (2, 0.0, r["id"])
+        return (0 if basis == "test" else 1, -score if r["greater_is_better"] else score, r["id"])
     return sorted(found, key=key)
+
+
+def ranking_score(row: dict):
+    """(score, "test" | "oof") a run is ranked by, or (None, None) when it has neither."""
+    for basis in ("test", "oof"):
+        score = row[f"{basis}_score"]
+        if score is not None and not math.isnan(score):
+            return score, basis
+    return None, None
+
+
+def fold_stats(row: dict):
+    """(mean, standard deviation, count) of a run's finished folds' scores; (None, None, 0) when it has none."""
+    scores = [s for s in json.loads(row["fold_scores"]) if s is not None and not math.isnan(s)]
+    if not scores:
+        return None, None, 0
+    mean = sum(scores) / len(scores)
+    return mean, math.sqrt(sum((s - mean) ** 2 for s in scores) / len(scores)), len(scores)
+
+
+def spread(row: dict) -> str:
+    """'mean ± std' of the fold scores, as the tables show it; '-' without any."""
+    mean, std, n = fold_stats(row)
+    return "-" if not n else f"{mean:.4f} ± {std:.4f}"
+
+
+def blend_gains(found: list) -> dict:
+    """{blend run id: its score minus its best member's, positive when better}, on the score both are ranked by."""
+    by_id = {r["run_id"]: r for r in found}
+    gains = {}
+    for r in found:
+        members = [by_id.get(m) for m in blend_members(r)]
+        if not members or None in members:
+            continue
+        score, basis = ranking_score(r)
+        theirs = [m[f"{basis}_score"] for m in members] if basis else [None]
+        if None in theirs:
+            continue
+        best = max(theirs) if r["greater_is_better"] else min(theirs)
+        gains[r["run_id"]] = (score - best) if r["greater_is_better"] else (best - score)
+    return gains
+
+
+def blend_members(row: dict) -> list:
+    """The run ids a blend row was made from; [] for a trained run."""
+    config = json.loads(row["config"])
+    return list(config.get("blend", [])) if isinstance(config, dict) else []
 
 
 def format_table(competition: str, limit: int = 20) -> str:
@@ -93,21 +162,26 @@ def format_table(competition: str, limit: int = 20) -> str:
         return f"leaderboard {competition}: no runs yet"
     metric = found[0]["metric"]
     direction = "higher" if found[0]["greater_is_better"] else "lower"
-    lines = [f"leaderboard {competition} ({metric}, {direction} is better)",
-             f"{'#':>3}  {'run':<34} {'model':<18} {'folds':>5} {'oof':>8} {'test':>8} {'public':>8} "
-             f"{'time':>8}  date"]
-    for rank, r in enumerate(found[:limit], start=1):
-        lines.append(f"{rank:>3}  {r['run_id']:<34} {r['model']:<18} {r['folds']:>5} {_num(r['oof_score']):>8} "
-                     f"{_num(r['test_score']):>8} {_num(r['public_score']):>8} {_secs(r['wall_time']):>8}  "
-                     f"{r['created']}")
+    gains = blend_gains(found)
+    shown = found[:limit]
+    run_w, model_w = (max(len(h), *(len(r[k]) for r in shown)) for h, k in (("run", "run_id"), ("model", "model")))
+    lines = [f"leaderboard {competition} ({metric}, {direction} is better; gain: a blend against its best member)",
+             f"{'#':>3}  {'run':<{run_w}} {'model':<{model_w}} {'folds mean ± std':>18} {'oof':>8} {'test':>8} "
+             f"{'public':>8} {'gain':>8} {'time':>7}  date"]
+    for rank, r in enumerate(shown, start=1):
+        gain = f"{gains[r['run_id']]:+.4f}" if r["run_id"] in gains else "-"
+        scores = " ".join(f"{number(r[k]):>8}" for k in ("oof_score", "test_score", "public_score"))
+        lines.append(f"{rank:>3}  {r['run_id']:<{run_w}} {r['model']:<{model_w}} {spread(r):>18} {scores} "
+                     f"{gain:>8} {seconds(r['wall_time']):>7}  {r['created']}")
     if len(found) > limit:
         lines.append(f"... and {len(found) - limit} more")
     return "\n".join(lines)
 
 
-def _num(x) -> str:
+def number(x) -> str:
+    """A score as the tables show it; '-' when there is none."""
     return "-" if x is None else f"{x:.4f}"
 
 
-def _secs(x) -> str:
+def seconds(x) -> str:
     return "-" if x is None else f"{x:.0f}s"

@@ -1,5 +1,5 @@
 """Run folders (runs/<comp>/<run-id>/): a new run per submit, but an unfinished one with the same
-configuration is resumed instead of started over."""
+configuration is resumed instead of started over (and `compare` reuses a finished one)."""
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,19 +35,31 @@ def open_run(config: RunConfig, run_id=None) -> Run:
                                    f"pass the same options or a new --run-id.")
             return Run(run_id, folder, config, resumed=True)
         return _create(folder, run_id, config)
-    for folder in sorted(root.glob("*/"), reverse=True):
-        if (folder / CONFIG).exists() and not (folder / SUMMARY).exists():
-            try:
-                stored = _stored_config(folder)
-            except HarnessError:
-                continue
-            if stored == config:
-                return Run(folder.name, folder, config, resumed=True)
+    unfinished = next((run for run in _same_config(config) if not run.complete), None)
+    if unfinished:
+        return unfinished
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_id, n = f"{stamp}-{config.model}", 2
     while (root / run_id).exists():
         run_id, n = f"{stamp}-{config.model}-{n}", n + 1
     return _create(root / run_id, run_id, config)
+
+
+def finished(config: RunConfig):
+    """The latest finished run with exactly this (resolved) configuration, or None."""
+    return next((run for run in _same_config(config) if run.complete), None)
+
+
+def _same_config(config: RunConfig):
+    """Runs of the competition started with exactly `config`, newest first (unreadable configs are passed by)."""
+    for folder in sorted(paths.runs_dir(config.competition).glob("*/"), reverse=True):
+        if (folder / CONFIG).exists():
+            try:
+                stored = _stored_config(folder)
+            except HarnessError:
+                continue
+            if stored == config:
+                yield Run(folder.name, folder, config, resumed=True)
 
 
 def find(comp: str, run_id=None) -> Run:

@@ -20,6 +20,7 @@ Usage in a test file (pytest puts tests/ on sys.path):
 """
 import base64
 import contextlib
+import csv
 import io
 import itertools
 import json
@@ -42,6 +43,15 @@ def make_zip(files: dict) -> bytes:
         for name, data in files.items():
             zf.writestr(name, data)
     return buf.getvalue()
+
+
+def leaderboard_zip(slug: str, rows) -> bytes:
+    """<slug>.zip as Kaggle's leaderboard download: <slug>-publicleaderboard.csv, rows (team id, name, date, score)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["TeamId", "TeamName", "SubmissionDate", "Score"])
+    writer.writerows(rows)
+    return make_zip({f"{slug}-publicleaderboard.csv": buf.getvalue().encode()})
 
 
 def dogs_vs_cats_zip() -> bytes:
@@ -80,6 +90,10 @@ class FakeKaggle:
         """Serve `archive_bytes` as the dataset "owner/slug"."""
         owner, slug = ref.split("/")
         self.files[f"/files/datasets/{owner}/{slug}/{slug}.zip"] = archive_bytes
+
+    def add_leaderboard(self, slug: str, rows) -> None:
+        """Serve the public leaderboard of `slug`: rows (team id, team name, submission date, score)."""
+        self.files[f"/files/competitions/{slug}/leaderboard/{slug}.zip"] = leaderboard_zip(slug, rows)
 
     def fail_next(self, status: int, times: int = 1, retry_after=None, message=None, method=None) -> None:
         """Answer the next `times` API calls (optionally only those to `method`) with HTTP `status`."""
@@ -269,6 +283,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(403)
         if method == "DownloadDataFiles":
             return self._redirect(f"/files/competitions/{slug}/{slug}.zip")
+        if method == "DownloadLeaderboard":
+            return self._redirect(f"/files/competitions/{slug}/leaderboard/{slug}.zip")
         if method == "DownloadDataset":
             owner, name = body.get("ownerSlug"), body.get("datasetSlug")
             return self._redirect(f"/files/datasets/{owner}/{name}/{name}.zip")
