@@ -9,6 +9,12 @@ SUBMIT_ARGS := $(if $(MODEL),--model $(MODEL)) $(if $(FOLDS),--folds $(FOLDS)) \
                $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(SEED),--seed $(SEED)) \
                $(if $(UPLOAD),--upload) $(if $(MESSAGE),--message "$(MESSAGE)")
 
+# QUIET=1: no progress bars, notes or echoed commands; only errors and each command's final summary.
+QUIET_ARG := $(if $(QUIET),--quiet)
+ifneq ($(QUIET),)
+.SILENT:
+endif
+
 .PHONY: install submit test leaderboard bench clean
 
 install: $(VENV)/.installed
@@ -20,13 +26,13 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 submit: install
-	$(PY) -m harness submit $(COMP) $(SUBMIT_ARGS)
+	$(PY) -m harness submit $(COMP) $(SUBMIT_ARGS) $(QUIET_ARG)
 
 test: install
 	$(PY) -m pytest -q
 
 leaderboard: install
-	$(PY) -m harness leaderboard $(COMP)
+	$(PY) -m harness leaderboard $(COMP) $(QUIET_ARG)
 
 # `make bench` (about 10 minutes on 2 cores) writes bench/results.json; QUICK=1 or IMAGES=N shrink it.
 bench: install

@@ -7,7 +7,7 @@ import sqlite3
 import time
 from contextlib import closing
 
-from harness import paths
+from harness import paths, timing
 from harness.errors import HarnessError
 
 SCHEMA = """
@@ -27,12 +27,14 @@ CREATE TABLE IF NOT EXISTS runs (
     extra_scores TEXT NOT NULL DEFAULT '{}',
     config TEXT NOT NULL,
     wall_time REAL,
+    stage_seconds TEXT NOT NULL DEFAULT '{}',
     submission TEXT,
     created TEXT NOT NULL,
     UNIQUE (competition, run_id)
 )"""
 COLUMNS = ("competition", "run_id", "model", "metric", "greater_is_better", "folds", "fold_scores", "oof_score",
-           "test_score", "extra_scores", "config", "wall_time", "submission")
+           "test_score", "extra_scores", "config", "wall_time", "stage_seconds", "submission")
+ADDED = {"stage_seconds": "TEXT NOT NULL DEFAULT '{}'"}  # columns newer than some databases: added on connect
 TIMEOUT_S = 30.0
 
 
@@ -44,14 +46,28 @@ def connect(path=None) -> sqlite3.Connection:
     if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(SCHEMA)
+    _add_columns(conn)
     conn.row_factory = sqlite3.Row
     return conn
 
 
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Bring a database written by an older harness up to SCHEMA, keeping its rows."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    for name, kind in ADDED.items():
+        if name not in have:
+            try:
+                conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+            except sqlite3.OperationalError as e:  # another process added it a moment ago
+                if "duplicate column" not in str(e):
+                    raise
+
+
 def record(**row) -> int:
     """Insert (or, for a run recorded before, replace) a run's row; returns its id."""
+    row = {"stage_seconds": {}, **row}  # a blend has no stages of its own
     values = {k: row[k] for k in COLUMNS}
-    for key in ("fold_scores", "extra_scores", "config"):
+    for key in ("fold_scores", "extra_scores", "config", "stage_seconds"):
         values[key] = json.dumps(values[key], sort_keys=True)
     values["created"] = time.strftime("%Y-%m-%d %H:%M:%S")
     names = ", ".join(values)
@@ -95,10 +111,10 @@ def format_table(competition: str, limit: int = 20) -> str:
     direction = "higher" if found[0]["greater_is_better"] else "lower"
     lines = [f"leaderboard {competition} ({metric}, {direction} is better)",
              f"{'#':>3}  {'run':<34} {'model':<18} {'folds':>5} {'oof':>8} {'test':>8} {'public':>8} "
-             f"{'time':>8}  date"]
+             f"{'time':>21}  date"]
     for rank, r in enumerate(found[:limit], start=1):
         lines.append(f"{rank:>3}  {r['run_id']:<34} {r['model']:<18} {r['folds']:>5} {_num(r['oof_score']):>8} "
-                     f"{_num(r['test_score']):>8} {_num(r['public_score']):>8} {_secs(r['wall_time']):>8}  "
+                     f"{_num(r['test_score']):>8} {_num(r['public_score']):>8} {_time(r):>21}  "
                      f"{r['created']}")
     if len(found) > limit:
         lines.append(f"... and {len(found) - limit} more")
@@ -109,5 +125,17 @@ def _num(x) -> str:
     return "-" if x is None else f"{x:.4f}"
 
 
-def _secs(x) -> str:
-    return "-" if x is None else f"{x:.0f}s"
+def _time(row) -> str:
+    """The run's wall time, and how much of it went into training its folds where that was recorded."""
+    if row["wall_time"] is None:
+        return "-"
+    trained = sum(s for name, s in json.loads(row["stage_seconds"]).items() if name.startswith(timing.FOLD))
+    return _duration(row["wall_time"]) + (f" (train {_duration(trained)})" if trained else "")
+
+
+def _duration(seconds: float) -> str:
+    """34s, 5m12s, 2h05m: as short as a table column needs."""
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    return f"{s // 60}m{s % 60:02d}s" if s < 3600 else f"{s // 3600}h{s % 3600 // 60:02d}m"
