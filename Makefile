@@ -15,6 +15,12 @@ space := $(empty) $(empty)
 COMPARE_ARGS := $(strip $(if $(MODELS),--models $(subst $(space),$(comma),$(strip $(MODELS)))) \
                 $(RUN_ARGS) $(if $(BUDGET),--time-budget $(BUDGET)))
 
+# QUIET=1: no progress bars, notes or echoed commands; only errors and each command's final summary.
+QUIET_ARG := $(if $(QUIET),--quiet)
+ifneq ($(QUIET),)
+.SILENT:
+endif
+
 .PHONY: install submit compare report models test leaderboard bench clean
 
 install: $(VENV)/.installed
@@ -26,13 +32,13 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 submit: install
-	$(PY) -m harness submit $(COMP) $(SUBMIT_ARGS)
+	$(PY) -m harness submit $(COMP) $(SUBMIT_ARGS) $(QUIET_ARG)
 
 compare: install
-	$(PY) -m harness compare $(COMP) $(COMPARE_ARGS)
+	$(PY) -m harness compare $(COMP) $(COMPARE_ARGS) $(QUIET_ARG)
 
 report: install
-	$(PY) -m harness report $(COMP)
+	$(PY) -m harness report $(COMP) $(QUIET_ARG)
 
 models: install
 	$(PY) -m harness models
@@ -41,7 +47,7 @@ test: install
 	$(PY) -m pytest -q
 
 leaderboard: install
-	$(PY) -m harness leaderboard $(COMP)
+	$(PY) -m harness leaderboard $(COMP) $(QUIET_ARG)
 
 # `make bench` (about 10 minutes on 2 cores) writes bench/results.json; QUICK=1 or IMAGES=N shrink it.
 bench: install

@@ -5,6 +5,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
+from harness import progress
 from harness.errors import HarnessError
 
 DEFAULT_MAX_BYTES = 64 * 1024 ** 3  # declared uncompressed total; Kaggle's image sets stay far below this
@@ -32,8 +33,10 @@ def _extract(archive: Path, dest: Path, budget: list, depth: int) -> None:
         _check_size(archive, infos, budget[0])
         budget[0] -= sum(i.file_size for i in infos)
         root = dest.resolve()
-        for info in infos:
-            _extract_member(zf, info, archive, root)
+        with progress.bar(total=len(infos), desc=f"unpack {archive.name}", unit="file") as bar:
+            for info in infos:
+                _extract_member(zf, info, archive, root)
+                bar.update()
     for inner in _inner_zips(infos, root):
         _extract(inner, inner.parent, budget, depth + 1)
         inner.unlink()
@@ -46,7 +49,7 @@ def _open_tested(archive: Path) -> zipfile.ZipFile:
     except (*_CORRUPT, OSError) as e:
         raise CorruptArchive(_corrupt_text(archive, e)) from None
     try:
-        bad = zf.testzip()
+        bad = _first_bad_member(zf, archive)
     except _CORRUPT as e:
         zf.close()
         raise CorruptArchive(_corrupt_text(archive, e)) from None
@@ -55,6 +58,21 @@ def _open_tested(archive: Path) -> zipfile.ZipFile:
         raise CorruptArchive(f"{archive} is corrupt: member {bad!r} fails its CRC check; delete the file and "
                              f"download it again.")
     return zf
+
+
+def _first_bad_member(zf: zipfile.ZipFile, archive: Path):
+    """zf.testzip() with a progress bar: read every member through its CRC check; the first that fails, or None."""
+    infos = zf.infolist()
+    with progress.bar(total=len(infos), desc=f"check {archive.name}", unit="file") as bar:
+        for info in infos:
+            try:
+                with zf.open(info) as member:
+                    while member.read(1 << 20):
+                        pass
+            except zipfile.BadZipFile:
+                return info.filename
+            bar.update()
+    return None
 
 
 def _corrupt_text(archive: Path, error: Exception) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from harness import atomic
+from harness import atomic, progress
 
 STATE = "state.json"
 
@@ -54,8 +54,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.resumed_from = state["epoch"]
         # An early stop that was already decided stays decided: fit() then runs no further epoch.
         self.model._initial_epoch = self.params["epochs"] if state["stopped"] else state["epoch"]
-        print(f"resuming from {self.folder} after epoch {state['epoch']}"
-              + (" (early stopping had already ended training)" if state["stopped"] else ""))
+        progress.say(f"resuming from {self.folder} after epoch {state['epoch']}"
+                     + (" (early stopping had already ended training)" if state["stopped"] else ""))
 
     def on_epoch_begin(self, epoch, logs=None):
         for sg, first in self._seeds:

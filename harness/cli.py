@@ -2,6 +2,7 @@
 import argparse
 import sys
 
+from harness import progress
 from harness.errors import HarnessError
 
 RUN_OPTIONS = (
@@ -69,6 +70,9 @@ def parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure the engine's speed against its limits; writes bench/results.json")
     bench.add_argument("--quick", action="store_true", help="tiny sizes (under a minute): checks that it works")
     bench.add_argument("--images", type=int, default=None, help="training images to generate (default 8000)")
+    for command in sub.choices.values():  # every command, including any added above later
+        command.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes: only errors "
+                             "and the final summary")
     return p
 
 
@@ -213,7 +217,8 @@ def _info(comp) -> int:
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     try:
-        return run(args)
+        with progress.quiet(args.quiet):
+            return run(args)
     except HarnessError as e:
         print(f"harness: error: {e}", file=sys.stderr)
         return 2

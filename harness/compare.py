@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
-from harness import blend, competition, models, pipeline, runs
+from harness import blend, competition, models, pipeline, progress, runs
 from harness.competition import PHOTO_MODEL
 from harness.config import RunConfig
 from harness.errors import HarnessError
@@ -88,7 +88,7 @@ def compare(config: RunConfig, names=None, budget_s: Optional[float] = None) -> 
         if budget_s is not None and time.perf_counter() - started >= budget_s:
             entries.append(Entry(name, "skipped"))
             continue
-        print(f"compare {n}/{len(names)}: {name}")
+        progress.say(f"compare {n}/{len(names)}: {name}")
         began = time.perf_counter()
         outcome = pipeline.submit(resolved)
         entries.append(Entry(name, "resumed" if outcome.run.resumed else "trained", outcome.run,

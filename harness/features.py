@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import atomic, backend, models
+from harness import atomic, backend, models, progress, timing
 from harness.errors import HarnessError
 
 MANIFEST = "manifest.json"
@@ -30,14 +30,15 @@ def train_folds(run_folder: Path, comp, cache, assignment, wanted, config, metri
         raise HarnessError(f"--cached-features needs a model with a frozen backbone ({', '.join(with_backbone)}). "
                            f"Received: model={config.model!r}")
     tta = config.tta and "flip" in comp.augment
-    feats = extract(spec, cache, config, tta)
+    with timing.stage("features"):
+        feats = extract(spec, cache, config, tta)
     inputs = train_stage.Inputs(feats["train"], cache.train_rows,
                                 [(feats["test"], False)] + ([(feats["test_flip"], False)] if tta else []))
 
     head = Head(lambda seed: models.build_head(spec, feats["train"].shape[1:], comp.num_outputs, comp.task, seed),
                 lambda model: train_stage.compile_model(model, comp, config.learning_rate, HEAD_STEPS_PER_CALL))
     return [train_stage.train_fold(run_folder, comp, cache, assignment, f, config, metric, head.fresh, inputs,
-                                   checkpoint_every_s=HEAD_CHECKPOINT_S) for f in wanted]
+                                   checkpoint_every_s=HEAD_CHECKPOINT_S) for f in timing.folds(wanted)]
 
 
 class Head:
@@ -81,13 +82,14 @@ def extract(spec, cache, config, tta: bool) -> dict:
         sources = {"train": (cache.train_x, False), "test": (cache.test_x, False), "test_flip": (cache.test_x, True)}
         for name in missing:
             x, flip = sources[name]
-            _write(folder / f"{name}.npy", extractor, Batches(x, np.arange(len(x)), batch_size=batch, flip=flip))
+            _write(folder / f"{name}.npy", extractor, Batches(x, np.arange(len(x)), batch_size=batch, flip=flip),
+                   f"features {name}")
         seconds = time.perf_counter() - started
         files = {**manifest.get("files", {}), **{n: (folder / f"{n}.npy").stat().st_size for n in missing}}
         manifest = {"model": spec.name, "weights": _weights_tag(spec, config), "size": cache.size,
                     "files": files, "seconds": round(manifest.get("seconds", 0) + seconds, 3)}
         atomic.write_json(folder / MANIFEST, manifest)
-        print(f"features: {', '.join(missing)} through {spec.name} in {seconds:.1f}s, cached in {folder}")
+        progress.say(f"features: {', '.join(missing)} through {spec.name} in {seconds:.1f}s, cached in {folder}")
     return {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in names}
 
 
@@ -106,16 +108,17 @@ def _weights_tag(spec, config) -> str:
     return "file-" + hashlib.sha1(f"{Path(weights).resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:10]
 
 
-def _write(path: Path, extractor, batches) -> None:
+def _write(path: Path, extractor, batches, desc: str) -> None:
     """Features of every batch, written into a .npy beside `path` and renamed over it when complete."""
     n = len(batches.rows)
     shape = tuple(extractor.output_shape[1:])
-    with atomic.atomic_path(path, suffix=".npy") as tmp:
+    with atomic.atomic_path(path, suffix=".npy") as tmp, progress.bar(total=n, desc=desc, unit="img") as bar:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype="float32", shape=(n, *shape))
         start = 0
         for i in range(len(batches)):
             f = np.asarray(extractor.predict_on_batch(batches[i]), dtype="float32")
             out[start:start + len(f)] = f
             start += len(f)
+            bar.update(len(f))
         out.flush()
         del out

@@ -15,7 +15,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from harness import archives, atomic
+from harness import archives, atomic, progress
 from harness.errors import HarnessError
 
 MARKER = ".complete"  # written inside dest once everything is extracted; its presence makes a re-run a no-op
@@ -48,8 +48,9 @@ def upload(slug: str, csv_path: Path, message: str) -> None:
     if not csv_path.is_file():
         raise HarnessError(f"Cannot upload {csv_path}: no such file; write the submission first.")
     api = _api()
-    result = _call(lambda: api.competition_submit(str(csv_path), message, slug, quiet=True),
-                   f"uploading {csv_path.name} to competition {slug}", _competition(slug))
+    with _client_progress(f"upload {csv_path.name}"):
+        result = _call(lambda: api.competition_submit(str(csv_path), message, slug, quiet=False),
+                       f"uploading {csv_path.name} to competition {slug}", _competition(slug))
     text = getattr(result, "message", "") or ""
     if text == api.COMPETITION_SUBMIT_UPLOAD_FAILED_MESSAGE:
         raise HarnessError(f"Kaggle did not accept the upload of {csv_path} to competition {slug} ({text}); "
@@ -167,15 +168,16 @@ def _fetch_and_unpack(source, work: Path) -> Path:
 
 
 def _fetch(api, source, folder: Path) -> None:
-    """Have the official client write the source's archive into `folder`."""
+    """Have the official client write the source's archive into `folder`, showing its progress."""
     folder.mkdir(parents=True)
     if source.kind == "competition":
         def fetch():
-            return api.competition_download_files(source.slug, path=str(folder), force=True, quiet=True)
+            return api.competition_download_files(source.slug, path=str(folder), force=True, quiet=False)
     else:
         def fetch():
-            return api.dataset_download_files(source.slug, path=str(folder), force=True, quiet=True, unzip=False)
-    _call(fetch, f"downloading {source.kind} {source.slug}", source)
+            return api.dataset_download_files(source.slug, path=str(folder), force=True, quiet=False, unzip=False)
+    with _client_progress(f"download {source.slug}"):
+        _call(fetch, f"downloading {source.kind} {source.slug}", source)
 
 
 def _unpack(files: Path, unpacked: Path) -> None:
@@ -306,6 +308,29 @@ def _competition(slug: str):
     """A competition Source for `slug`, used to word errors about submissions."""
     from harness.competition import Source
     return Source("competition", slug)
+
+
+_bar_label = threading.local()  # what the client's bars are called in this thread; None outside _client_progress
+
+
+@contextlib.contextmanager
+def _client_progress(label: str):
+    """Inside the block the client's own byte-counting bars (run it with quiet=False) are drawn by
+    harness.progress, named `label`; its other chatter on stdout stays hidden by _quiet."""
+    from kaggle.api import kaggle_api_extended as client
+
+    client.tqdm = _client_bar  # the client's module-level name for tqdm, the only way into its download loop
+    _bar_label.text = label
+    try:
+        yield
+    finally:
+        _bar_label.text = None
+
+
+def _client_bar(disable=False, **kwargs):
+    """What the client gets when it asks for tqdm(total=..., initial=..., unit="B", ...)."""
+    label = getattr(_bar_label, "text", None)
+    return progress.bar(desc=label or "kaggle", disable=disable or label is None, **kwargs)
 
 
 _quiet_lock = threading.Lock()

@@ -10,7 +10,7 @@ import sqlite3
 import time
 from contextlib import closing
 
-from harness import paths
+from harness import paths, timing
 from harness.errors import HarnessError
 
 # (name, SQL declaration). A column added later must be NULL-able or carry a DEFAULT, so old rows stay valid.
@@ -30,13 +30,14 @@ COLUMN_DECLS = (
     ("extra_scores", "TEXT NOT NULL DEFAULT '{}'"),
     ("config", "TEXT NOT NULL"),
     ("wall_time", "REAL"),
+    ("stage_seconds", "TEXT NOT NULL DEFAULT '{}'"),  # where the time went: {stage: seconds}
     ("submission", "TEXT"),
     ("created", "TEXT NOT NULL"),
 )
 SCHEMA = ("CREATE TABLE IF NOT EXISTS runs (\n    " + ",\n    ".join(f"{n} {d}" for n, d in COLUMN_DECLS)
           + ",\n    UNIQUE (competition, run_id)\n)")
 COLUMNS = ("competition", "run_id", "model", "metric", "greater_is_better", "folds", "fold_scores", "oof_score",
-           "test_score", "extra_scores", "config", "wall_time", "submission")  # what record() takes
+           "test_score", "extra_scores", "config", "wall_time", "stage_seconds", "submission")  # what record() takes
 TIMEOUT_S = 30.0
 
 
@@ -69,8 +70,9 @@ def _add_missing_columns(conn: sqlite3.Connection) -> None:
 
 def record(**row) -> int:
     """Insert (or, for a run recorded before, replace) a run's row; returns its id."""
+    row = {"stage_seconds": {}, **row}  # a blend has no stages of its own
     values = {k: row[k] for k in COLUMNS}
-    for key in ("fold_scores", "extra_scores", "config"):
+    for key in ("fold_scores", "extra_scores", "config", "stage_seconds"):
         values[key] = json.dumps(values[key], sort_keys=True)
     values["created"] = time.strftime("%Y-%m-%d %H:%M:%S")
     names = ", ".join(values)
@@ -167,12 +169,12 @@ def format_table(competition: str, limit: int = 20) -> str:
     run_w, model_w = (max(len(h), *(len(r[k]) for r in shown)) for h, k in (("run", "run_id"), ("model", "model")))
     lines = [f"leaderboard {competition} ({metric}, {direction} is better; gain: a blend against its best member)",
              f"{'#':>3}  {'run':<{run_w}} {'model':<{model_w}} {'folds mean ± std':>18} {'oof':>8} {'test':>8} "
-             f"{'public':>8} {'gain':>8} {'time':>7}  date"]
+             f"{'public':>8} {'gain':>8} {'time':>21}  date"]
     for rank, r in enumerate(shown, start=1):
         gain = f"{gains[r['run_id']]:+.4f}" if r["run_id"] in gains else "-"
         scores = " ".join(f"{number(r[k]):>8}" for k in ("oof_score", "test_score", "public_score"))
         lines.append(f"{rank:>3}  {r['run_id']:<{run_w}} {r['model']:<{model_w}} {spread(r):>18} {scores} "
-                     f"{gain:>8} {seconds(r['wall_time']):>7}  {r['created']}")
+                     f"{gain:>8} {time_spent(r):>21}  {r['created']}")
     if len(found) > limit:
         lines.append(f"... and {len(found) - limit} more")
     return "\n".join(lines)
@@ -183,5 +185,17 @@ def number(x) -> str:
     return "-" if x is None else f"{x:.4f}"
 
 
-def seconds(x) -> str:
-    return "-" if x is None else f"{x:.0f}s"
+def time_spent(row) -> str:
+    """The run's wall time, and how much of it went into training its folds where that was recorded."""
+    if row["wall_time"] is None:
+        return "-"
+    trained = sum(s for name, s in json.loads(row["stage_seconds"]).items() if name.startswith(timing.FOLD))
+    return duration(row["wall_time"]) + (f" (train {duration(trained)})" if trained else "")
+
+
+def duration(seconds: float) -> str:
+    """34s, 5m12s, 2h05m: as short as a table column needs."""
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    return f"{s // 60}m{s % 60:02d}s" if s < 3600 else f"{s // 3600}h{s % 3600 // 60:02d}m"

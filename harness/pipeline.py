@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from harness import atomic, competition, download, folds, leaderboard, metrics, models, paths, plots
-from harness import predict, prepare, submission
+from harness import predict, prepare, submission, timing
 from harness.config import RunConfig
 from harness.errors import HarnessError
 from harness.runs import Run, open_run
@@ -24,6 +24,7 @@ class Outcome:
     wall_time: float
     decoded: int
     failed_folds: list = field(default_factory=list)
+    stage_seconds: dict = field(default_factory=dict)  # where the time went (harness.timing)
 
 
 def resolve(config: RunConfig) -> RunConfig:
@@ -40,8 +41,10 @@ def resolve(config: RunConfig) -> RunConfig:
 def load_data(config: RunConfig):
     """Download (or build) and decode once: (competition, cache)."""
     comp = competition.get(config.competition)
-    download.fetch(comp)
-    cache = prepare.prepare(comp, config.image_size, workers=config.workers)
+    with timing.stage("download"):
+        download.fetch(comp)
+    with timing.stage("prepare"):
+        cache = prepare.prepare(comp, config.image_size, workers=config.workers)
     return comp, cache
 
 
@@ -51,7 +54,8 @@ def train(config: RunConfig, run_id=None, only_fold=None):
 
     config = resolve(config)
     comp, cache = load_data(config)
-    assignment = folds.load_or_make(comp, cache, config.folds, config.seed)
+    with timing.stage("prepare"):
+        assignment = folds.load_or_make(comp, cache, config.folds, config.seed)
     run = open_run(config, run_id)
     metric = metrics.get(comp.metric)
     wanted = range(config.folds) if only_fold is None else [only_fold]
@@ -59,12 +63,14 @@ def train(config: RunConfig, run_id=None, only_fold=None):
         from harness import features
         results = features.train_folds(run.folder, comp, cache, assignment, wanted, config, metric)
     else:
-        results = [train_stage.train_fold(run.folder, comp, cache, assignment, f, config, metric) for f in wanted]
+        results = [train_stage.train_fold(run.folder, comp, cache, assignment, f, config, metric)
+                   for f in timing.folds(wanted)]
     return run, comp, cache, assignment, results
 
 
 def submit(config: RunConfig, run_id=None, upload=False, message=None) -> Outcome:
     started = time.perf_counter()
+    timing.reset()
     if upload:
         _check_uploadable(competition.get(config.competition))  # before training, not after
     run, comp, cache, assignment, results = train(config, run_id)
@@ -76,6 +82,7 @@ def predict_only(comp_name: str, run_id=None) -> Outcome:
     from harness import runs, train as train_stage
 
     started = time.perf_counter()
+    timing.reset()
     run = runs.find(comp_name, run_id)
     comp, cache = load_data(run.config)
     assignment = folds.load_or_make(comp, cache, run.config.folds, run.config.seed)
@@ -88,26 +95,29 @@ def predict_only(comp_name: str, run_id=None) -> Outcome:
 def finish(run, comp, cache, assignment, results, started, upload=False, message=None) -> Outcome:
     """predict -> submit -> score -> leaderboard for a run whose folds are trained."""
     metric = metrics.get(comp.metric)
-    oof, test = predict.ensemble(run.folder, comp, cache, assignment, results)
-    csv_path, oof_score, test_scores = score(comp, cache, run.run_id, run.folder, oof, test)
-    y, scored = metrics.truth(comp, cache.train_labels), ~np.isnan(oof).any(axis=1)
-    _plots(run, comp, results, y[scored], oof[scored])
+    with timing.stage("predict"):
+        oof, test = predict.ensemble(run.folder, comp, cache, assignment, results)
+    with timing.stage("write/score"):
+        csv_path, oof_score, test_scores = score(comp, cache, run.run_id, run.folder, oof, test)
+        y, scored = metrics.truth(comp, cache.train_labels), ~np.isnan(oof).any(axis=1)
+        _plots(run, comp, results, y[scored], oof[scored])
     failed = [r.fold for r in results if r.status != "done"]
-    wall = time.perf_counter() - started
+    wall, stages = time.perf_counter() - started, timing.seconds()
     leaderboard.record(
         competition=comp.name, run_id=run.run_id, model=run.config.model, metric=comp.metric,
         greater_is_better=metric.greater_is_better, folds=run.config.folds,
         fold_scores=[None if r.status != "done" else round(r.score, 6) for r in results],
         oof_score=oof_score, test_score=test_scores.get(comp.metric), config=run.config.to_dict(),
         extra_scores={k: v for k, v in test_scores.items() if k != comp.metric}, wall_time=wall,
-        submission=str(csv_path))
-    outcome = Outcome(run, comp, results, oof_score, test_scores, csv_path, wall, cache.decoded, failed)
+        stage_seconds=stages, submission=str(csv_path))
+    outcome = Outcome(run, comp, results, oof_score, test_scores, csv_path, wall, cache.decoded, failed, stages)
     if upload:
         submission.validate_file(comp, csv_path, cache.test_ids)  # the file as it is on disk, as Kaggle will read it
         _upload(comp, run, csv_path, message)
     atomic.write_json(run.folder / "summary.json", {
         "oof_score": oof_score, "test_scores": test_scores, "submission": str(csv_path), "wall_time": wall,
-        "fold_scores": [r.score for r in results], "failed_folds": failed, "decoded": cache.decoded})
+        "stage_seconds": stages, "fold_scores": [r.score for r in results], "failed_folds": failed,
+        "decoded": cache.decoded})
     return outcome
 
 
@@ -138,10 +148,12 @@ def _upload(comp, run, csv_path, message):
     _check_uploadable(comp)
     from harness import kaggle_io
 
+    started = time.perf_counter()
     kaggle_io.upload(comp.source.slug, csv_path, message or f"kaggle-harness {run.run_id}")
     state = kaggle_io.wait_for_score(comp.source.slug)
     leaderboard.set_public(comp.name, run.run_id, state.get("public_score"), state.get("error"))
-    print(f"kaggle: submission {state.get('status')}; public score {state.get('public_score')}"
+    print(f"kaggle: submission {state.get('status')} after {time.perf_counter() - started:.0f}s; "
+          f"public score {state.get('public_score')}"
           + (f"; error: {state['error']}" if state.get("error") else ""))
 
 
@@ -169,4 +181,5 @@ def summary(outcome: Outcome) -> str:
     lines.append(f"  submission: {outcome.submission}")
     prepared = "decoded " + str(outcome.decoded) + " images" if outcome.decoded else "image cache reused"
     lines.append(f"  wall time: {outcome.wall_time:.1f}s ({prepared})")
+    lines.append(f"  time spent: {timing.describe(outcome.stage_seconds, outcome.wall_time)}")
     return "\n".join(lines)

@@ -18,9 +18,8 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from harness import atomic, images, paths
+from harness import atomic, images, paths, progress
 from harness.errors import HarnessError
 
 MANIFEST = "manifest.json"
@@ -188,7 +187,7 @@ def _decode_split(items, out: Path, size, workers, max_pixels, split, pool=None)
         array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(items), size, size, 3))
         del array  # workers open the file themselves; each writes its own rows
         chunks = _chunks(len(items), workers)
-        bar = tqdm(total=len(items), desc=f"decode {split}", unit="img", leave=False, disable=not items)
+        bar = progress.bar(total=len(items), desc=f"decode {split}", unit="img")
         results = [None] * len(items)
         if pool is None:
             for start, stop in chunks:

@@ -139,7 +139,7 @@ def _leaderboard(found, board) -> str:
     for rank, r in enumerate(found, start=1):
         cells = [str(rank), f"<a href='#{_anchor(r['run_id'])}'>{_e(r['run_id'])}</a>", _e(r["model"]),
                  leaderboard.spread(r), *map(leaderboard.number, (r["oof_score"], r["test_score"], r["public_score"])),
-                 f"{gains[r['run_id']]:+.4f}" if r["run_id"] in gains else "-", leaderboard.seconds(r["wall_time"])]
+                 f"{gains[r['run_id']]:+.4f}" if r["run_id"] in gains else "-", leaderboard.time_spent(r)]
         if board:
             basis, place = placed[r["run_id"]]
             cells += [placing.PLACED_ON[basis], f"{place.rank} / {place.teams}", f"{place.percentile:.1f}%",
@@ -165,7 +165,7 @@ def _run_section(comp, rank, view: RunView, cache) -> str:
     if r["public_score"] is not None or r["public_error"]:
         facts.append(f"Kaggle public {leaderboard.number(r['public_score'])}"
                      + (f" ({_e(r['public_error'])})" if r["public_error"] else ""))
-    facts += [f"folds {leaderboard.spread(r)}", f"wall time {leaderboard.seconds(r['wall_time'])}"]
+    facts += [f"folds {leaderboard.spread(r)}", f"wall time {leaderboard.time_spent(r)}"]
     parts = [f"<section class='run' id='{_anchor(r['run_id'])}'><h2>#{rank} {_e(r['run_id'])} "
              f"<small>{_e(r['model'])}</small></h2><p>{' · '.join(facts)}</p>"]
     if not view.folder.exists():

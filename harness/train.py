@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from harness import atomic, backend, metrics, models
+from harness import atomic, backend, keras_progress, metrics, models, progress, timing
 from harness.checkpoint import EpochCheckpoint
 
 
@@ -122,11 +122,12 @@ def train_fold(run_folder: Path, comp, cache, folds, fold: int, config, metric, 
     train_data = Batches(inputs.train_x, inputs.train_rows[train_idx], y[train_idx], batch_size,
                          shuffle=True, seed=config.seed + fold)
     val_data = Batches(inputs.train_x, inputs.train_rows[val_idx], y[val_idx], batch_size)
-    print(f"fold {fold + 1}/{config.folds}: {len(train_idx)} train, {len(val_idx)} validation images")
+    progress.say(f"fold {fold + 1}/{config.folds}: {len(train_idx)} train, {len(val_idx)} validation images")
     history = _fit(model, train_data, val_data, config.epochs, config.patience, out / "backup", checkpoint_every_s)
     if config.fine_tune and spec.backbone is not None and make_model is None:
         unfrozen = models.unfreeze_top(model)
-        print(f"fold {fold + 1}: fine-tuning {unfrozen} backbone layers at learning rate {config.learning_rate / 10}")
+        progress.say(f"fold {fold + 1}: fine-tuning {unfrozen} backbone layers at learning rate "
+                     f"{config.learning_rate / 10}")
         with backend.strategy_scope():
             compile_model(model, comp, config.learning_rate / 10)
         more = _fit(model, train_data, val_data, config.fine_tune, config.patience, out / "backup-fine-tune")
@@ -136,8 +137,11 @@ def train_fold(run_folder: Path, comp, cache, folds, fold: int, config, metric, 
         return _finish(out, FoldResult(fold, "failed", float("nan"), len(losses), -1,
                                        time.perf_counter() - started, _plain(history),
                                        "the loss became NaN; this fold is left out of the ensemble"))
-    oof = model.predict(Batches(inputs.train_x, inputs.train_rows[val_idx], batch_size=batch_size), verbose=0)
-    test = predict_views(model, inputs.test_views, len(cache.test_ids), batch_size)
+    images = len(val_idx) + len(cache.test_ids) * len(inputs.test_views)
+    with timing.stage("predict"), keras_progress.predicting(images, f"fold {fold + 1}/{config.folds} predict") as bar:
+        oof = model.predict(Batches(inputs.train_x, inputs.train_rows[val_idx], batch_size=batch_size), verbose=0,
+                            callbacks=[bar])
+        test = predict_views(model, inputs.test_views, len(cache.test_ids), batch_size, callbacks=[bar])
     with atomic.atomic_path(out / "model.weights.h5", suffix=".weights.h5") as tmp:
         model.save_weights(tmp)
     atomic.save_npy(out / "oof.npy", oof)
@@ -161,17 +165,19 @@ def _fit(model, train_data, val_data, epochs: int, patience: int, backup: Path, 
     checkpoint = EpochCheckpoint(backup, early, every_s)  # last: it saves what the others decided this epoch
     # shuffle=False: Batches already orders each epoch from (seed, epoch); Keras' own shuffle of the batch order
     # draws from Python's global `random`, which a resumed process (or a reused head) would not replay.
-    model.fit(train_data, validation_data=val_data, epochs=epochs, verbose=2, shuffle=False,
-              callbacks=[_EpochOrder(train_data), keras.callbacks.TerminateOnNaN(), early, checkpoint])
+    verbose, lines = keras_progress.fit_logging()
+    model.fit(train_data, validation_data=val_data, epochs=epochs, verbose=verbose, shuffle=False,
+              callbacks=[_EpochOrder(train_data), keras.callbacks.TerminateOnNaN(), early, checkpoint, *lines])
     return checkpoint.history  # including the epochs run before a restart
 
 
-def predict_views(model, views, n: int, batch_size: int) -> np.ndarray:
+def predict_views(model, views, n: int, batch_size: int, callbacks=()) -> np.ndarray:
     """Mean test probabilities over the views [(array, flip)] of the same `n` test rows."""
     if not n:
         return np.zeros((0, model.output_shape[-1]), dtype="float32")
     rows = np.arange(n)
-    preds = [model.predict(Batches(x, rows, batch_size=batch_size, flip=flip), verbose=0) for x, flip in views]
+    preds = [model.predict(Batches(x, rows, batch_size=batch_size, flip=flip), verbose=0, callbacks=list(callbacks))
+             for x, flip in views]
     return np.mean(preds, axis=0).astype("float32")
 
 

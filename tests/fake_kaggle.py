@@ -25,6 +25,7 @@ import io
 import itertools
 import json
 import threading
+import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
@@ -33,6 +34,7 @@ RULES_MESSAGE = "You must accept this competition's rules before you'll be able 
 DEFAULT_MESSAGES = {401: "Unauthenticated", 403: RULES_MESSAGE, 404: "Not found", 429: "Too Many Requests",
                     500: "Internal Server Error"}
 COMPETITIONS = "competitions.CompetitionApiService"
+SLOW_PIECE_S = 0.05  # a slow download sends a piece of its body this often
 DATASETS = "datasets.DatasetApiService"
 
 
@@ -69,6 +71,7 @@ class FakeKaggle:
 
     def __init__(self):
         self.files = {}  # "/files/..." -> archive bytes
+        self.slow = {}  # "/files/..." -> seconds its body takes to send
         self.failures = []  # [{status, times, retry_after, message, method}]
         self.damaged = {}  # slug -> {"times": n or None, "html": bool}
         self.rules_required = set()
@@ -82,9 +85,10 @@ class FakeKaggle:
 
     # --- configuring -------------------------------------------------------------------------
 
-    def add_competition(self, slug: str, archive_bytes: bytes) -> None:
-        """Serve `archive_bytes` as <slug>.zip for the competition `slug`."""
+    def add_competition(self, slug: str, archive_bytes: bytes, seconds: float = 0.0) -> None:
+        """Serve `archive_bytes` as <slug>.zip for the competition `slug`, spread over about `seconds`."""
         self.files[f"/files/competitions/{slug}/{slug}.zip"] = archive_bytes
+        self.slow[f"/files/competitions/{slug}/{slug}.zip"] = seconds
 
     def add_dataset(self, ref: str, archive_bytes: bytes) -> None:
         """Serve `archive_bytes` as the dataset "owner/slug"."""
@@ -228,14 +232,21 @@ class _Handler(BaseHTTPRequestHandler):
             data += self.rfile.read(size)
             self.rfile.readline()
 
-    def _send(self, status: int, body: bytes, content_type: str, headers=None) -> None:
+    def _send(self, status: int, body: bytes, content_type: str, headers=None, seconds: float = 0.0) -> None:
+        """Answer with `body`; `seconds` > 0 sends it in pieces at an even pace, a slow link taking that long."""
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
-        self.wfile.write(body)
+        pieces = max(1, round(seconds / SLOW_PIECE_S)) if seconds > 0 else 1
+        step = max(1, -(-len(body) // pieces))
+        for start in range(0, len(body), step):
+            if start:
+                time.sleep(seconds / pieces)
+            self.wfile.write(body[start:start + step])
+            self.wfile.flush()
 
     def _json(self, obj: dict, status: int = 200, headers=None) -> None:
         self._send(status, json.dumps(obj).encode(), "application/json", headers)
@@ -255,7 +266,7 @@ class _Handler(BaseHTTPRequestHandler):
         data = self.fake.file_body(path)
         if data is None:
             return self._error(404)
-        self._send(200, data, "application/zip")
+        self._send(200, data, "application/zip", seconds=self.fake.slow.get(path, 0.0))
 
     def do_PUT(self):
         path, data = self._path(), self._body()

@@ -1,5 +1,6 @@
 """End to end on the embedded `digits` competition, the way `make submit` runs it."""
 import csv
+import json
 
 from harness import leaderboard, paths, pipeline
 from harness.cli import main
@@ -16,6 +17,7 @@ def test_submit_digits_twice(capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "hidden-test accuracy" in out and "out-of-fold accuracy" in out and "leaderboard digits" in out
+    assert "fold 2/2: " in out and "time spent: download " in out
     (first_row,) = leaderboard.rows("digits")
     rows = _csv_rows(first_row["submission"])
     solution = (paths.private_dir("digits") / "solution.csv").read_text().splitlines()
@@ -26,10 +28,14 @@ def test_submit_digits_twice(capsys):
     for name in ("config.json", "curves.png", "confusion.png", "oof.npy", "test.npy", "summary.json",
                  "fold0/model.weights.h5", "fold1/result.json"):
         assert (run_folder / name).exists(), name
+    stages = json.loads((run_folder / "summary.json").read_text())["stage_seconds"]
+    assert set(stages) == {"download", "prepare", "train fold 1", "predict", "train fold 2", "write/score"}
+    assert json.loads(first_row["stage_seconds"]) == stages
     assert first_row["test_score"] is not None and len(eval(first_row["fold_scores"])) == 2
 
-    assert main(argv) == 0  # same seed: cache reused, a second row, the same bytes
-    assert "image cache reused" in capsys.readouterr().out
+    assert main([*argv, "--quiet"]) == 0  # same seed: cache reused, a second row, the same bytes
+    out, err = capsys.readouterr()
+    assert "image cache reused" in out and "fold 2/2: " not in out and "epoch 1/2" not in out and err == ""
     second, = [r for r in leaderboard.rows("digits") if r["run_id"] != first_row["run_id"]]
     with open(first_row["submission"], "rb") as a, open(second["submission"], "rb") as b:
         assert a.read() == b.read()
