@@ -17,7 +17,7 @@ NAME = re.compile(r"^(?P<cls>cat|dog)\.(?P<n>\d+)$", re.IGNORECASE)
 VARIANTS = {
     "dogs-vs-cats": dict(
         slug="dogs-vs-cats", test="test1", sample="sampleSubmission.csv", metric="accuracy",
-        label_format="index",
+        label_format="code",
         description="Asirra dogs vs cats (2013): label 1 = dog, 0 = cat; graded by accuracy."),
     "dogs-vs-cats-redux": dict(
         slug="dogs-vs-cats-redux-kernels-edition", test="test", sample="sample_submission.csv",

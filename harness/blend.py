@@ -88,18 +88,24 @@ def _fold_scores(comp, cache, members, oof) -> list:
 
 
 def fit_weights(oofs: np.ndarray, y_true: np.ndarray, task: str) -> np.ndarray:
-    """Simplex weights minimising the log loss of the blended out-of-fold probabilities."""
+    """Simplex weights minimising the log loss of the blended out-of-fold probabilities (ordinal: the squared
+    error of the blended grade, which is no probability)."""
     from scipy.optimize import minimize
 
     valid = ~np.isnan(oofs).any(axis=(0, 2))
-    p, y = np.clip(oofs[:, valid].astype("float64"), 1e-7, 1 - 1e-7), y_true[valid]
+    p, y = oofs[:, valid].astype("float64"), y_true[valid]
+    if task != "ordinal":
+        p = np.clip(p, 1e-7, 1 - 1e-7)
     if task == "multiclass":
         target = np.eye(p.shape[2])[y]
     else:
         target = y.reshape(len(y), -1).astype("float64")
 
     def loss(w):
-        q = np.clip(np.tensordot(w, p, axes=1), 1e-7, 1 - 1e-7)
+        q = np.tensordot(w, p, axes=1)
+        if task == "ordinal":
+            return np.mean((q - target) ** 2)
+        q = np.clip(q, 1e-7, 1 - 1e-7)
         if task == "multiclass":
             return -np.mean(np.sum(target * np.log(q), axis=1))
         return -np.mean(target * np.log(q) + (1 - target) * np.log(1 - q))

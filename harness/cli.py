@@ -10,9 +10,9 @@ RUN_OPTIONS = (
     ("--folds", dict(type=int, default=5, help="number of stratified folds (>= 2)")),
     ("--epochs", dict(type=int, default=30, help="maximum epochs per fold (early stopping may end sooner)")),
     ("--seed", dict(type=int, default=42, help="seed for folds, weights and augmentation")),
-    ("--batch-size", dict(type=int, default=64)),
+    ("--batch-size", dict(type=int, default=64, help="images per training step")),
     ("--image-size", dict(type=int, default=None, help="square side in pixels (default: the model's)")),
-    ("--learning-rate", dict(type=float, default=1e-3)),
+    ("--learning-rate", dict(type=float, default=1e-3, help="Adam's learning rate for the head (and body)")),
     ("--patience", dict(type=int, default=5, help="early-stopping patience in epochs")),
     ("--no-tta", dict(action="store_true", help="no flipped test-time augmentation")),
     ("--workers", dict(type=int, default=None, help="decode processes (default: every core)")),
@@ -46,7 +46,7 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("--run-id", default=None, help="default: the latest run")
     sm = sub.add_parser("submit", help="every stage: download, prepare, train, predict, submit, score, rank")
     _run_options(sm)
-    sm.add_argument("--run-id", default=None)
+    sm.add_argument("--run-id", default=None, help="the run to resume or create (default: resume or start one)")
     sm.add_argument("--upload", action="store_true", help="also submit the CSV to Kaggle (competitions only)")
     sm.add_argument("--message", default=None, help="the Kaggle submission message")
     bl = sub.add_parser("blend", help="combine finished runs' test predictions into a new scored submission")
@@ -104,9 +104,10 @@ def run(args) -> int:
     from harness import competition
 
     if args.command == "list":
-        for name in competition.names():
-            comp = competition.get(name)
-            print(f"{name:<22} {comp.task:<11} {comp.metric:<10} {comp.description}")
+        comps = [competition.get(name) for name in competition.names()]
+        width = max(len(c.name) for c in comps)
+        for comp in comps:
+            print(f"{comp.name:<{width}}  {comp.task:<10}  {comp.metric:<19}  {comp.description}")
         return 0
     if args.command == "models":
         from harness import backend
@@ -119,10 +120,10 @@ def run(args) -> int:
         backend.quiet_start()
         bench.run(quick=args.quick, images=args.images)
         return 0
-    from competitions import folder
+    from harness import local_folder
 
     # unknown names fail here, before anything heavy loads; a local folder competition is registered here
-    comp = folder.use(args.competition, getattr(args, "data_dir", None))
+    comp = local_folder.use(args.competition, getattr(args, "data_dir", None))
     if args.command == "info":
         return _info(comp)
     if args.command == "download":
@@ -193,20 +194,20 @@ def run(args) -> int:
 
 
 def _info(comp) -> int:
-    from harness import download, metrics, paths
+    from harness import download, metrics, paths, submission
 
     metric = metrics.get(comp.metric)
     print(f"{comp.name}: {comp.description}")
     print(f"  source:     {comp.source.kind} {comp.source.slug} {comp.source.url}".rstrip())
     print(f"  task:       {comp.task} ({len(comp.classes)} classes)")
-    print(f"  classes:    {', '.join(comp.classes)}")
+    shown = comp.classes if len(comp.classes) <= 20 else (*comp.classes[:12], f"... ({len(comp.classes)} in all)")
+    print(f"  classes:    {', '.join(shown)}")
     print(f"  metric:     {comp.metric} ({'higher' if metric.greater_is_better else 'lower'} is better)"
           + (f"; also {', '.join(comp.extra_metrics)}" if comp.extra_metrics else ""))
     print(f"  model:      {comp.model} (the default for --model)")
-    fmt = comp.label_format + (f" of {comp.classes[1]}, clipped to {list(comp.clip)}"
-                               if comp.label_format == "probability" else "")
-    print(f"  submission: id,label with label = {fmt}"
+    print(f"  header:     {submission.header_text(comp)}"
           + (f" (checked against {comp.sample_submission})" if comp.sample_submission else ""))
+    print(f"  submission: {comp.format.describe(comp)}")
     for key, value in comp.extra.items():
         print(f"  {key + ':':<11} {value}")
     status = "downloaded" if download.is_complete(comp) else "not downloaded"

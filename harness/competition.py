@@ -3,16 +3,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from harness import formats
 from harness.errors import HarnessError
 from harness.registry import Registry
 
-TASKS = ("binary", "multiclass", "multilabel")
-# How the submission's `label` column is written:
-#   index: the class index; class: the class name; probability: P(classes[1]) for binary;
-#   classes: space-separated class names (multilabel).
-LABEL_FORMATS = {"binary": ("index", "class", "probability"),
-                 "multiclass": ("index", "class"),
-                 "multilabel": ("classes",)}
+TASKS = ("binary", "multiclass", "multilabel", "ordinal")  # ordinal: integer grades 0..K-1, regressed
 AUGMENTATIONS = ("flip", "rotate", "zoom", "shift", "contrast")
 PHOTO_MODEL = "efficientnet-b0"  # the default model for real photographs (ImageNet transfer)
 
@@ -49,24 +44,27 @@ class Competition:
     metric: str
     list_train: Callable[[Path], list]  # raw dir -> [Item] with labels
     list_test: Callable[[Path], list]  # raw dir -> [Item] with label None
-    label_format: str = "class"
+    label_format: str = "class"  # a submission format's name (harness.formats): class, code, probability, ...
+    id_column: str = "id"  # the submission's column names, as Kaggle's sample submission has them
+    label_column: str = "label"
     solution: Optional[Callable[[Path], dict]] = None  # raw dir -> {id: label}: hidden test answers
-    build: Optional[Callable[[Path], None]] = None  # writes the raw files when the source is builtin
+    build: Optional[Callable[[Path, Path], None]] = None  # (raw, private) -> writes the files of a builtin source
     augment: tuple = ("flip", "rotate", "zoom", "shift")
     image_size: Optional[int] = None  # preferred size; a model's own size applies when None
     model: str = "small-cnn"  # what --model defaults to
     extra_metrics: tuple = ()
     sample_submission: Optional[str] = None  # path inside the raw dir, checked against when present
-    clip: tuple = (0.0, 1.0)  # probability clipping for label_format="probability"
+    clip: tuple = (0.0, 1.0)  # probabilities written are clipped to this range (log loss: never be that sure)
     description: str = ""
     extra: dict = field(default_factory=dict)  # free-form module facts shown by `harness info`
 
     def __post_init__(self):
         if self.task not in TASKS:
             raise ValueError(f"{self.name}: task must be one of {TASKS}. Received: task={self.task!r}")
-        if self.label_format not in LABEL_FORMATS[self.task]:
-            raise ValueError(f"{self.name}: label_format must be one of {LABEL_FORMATS[self.task]} for a "
-                             f"{self.task} task. Received: label_format={self.label_format!r}")
+        if self.task not in self.format.tasks:
+            fits = [f.name for f in formats.FORMATS if self.task in f.tasks]
+            raise ValueError(f"{self.name}: label_format must be one of {fits} for a {self.task} task. "
+                             f"Received: label_format={self.label_format!r}")
         if self.task == "binary" and len(self.classes) != 2:
             raise ValueError(f"{self.name}: a binary task has exactly 2 classes. Received: {self.classes}")
         bad = set(self.augment) - set(AUGMENTATIONS)
@@ -74,9 +72,14 @@ class Competition:
             raise ValueError(f"{self.name}: unknown augmentation {sorted(bad)}; known: {AUGMENTATIONS}")
 
     @property
+    def format(self) -> formats.Format:
+        """The submission format object that writes, checks and reads this competition's CSV."""
+        return formats.get(self.label_format)
+
+    @property
     def num_outputs(self) -> int:
-        """Width of the model's head: one sigmoid for binary, one unit per class otherwise."""
-        return 1 if self.task == "binary" else len(self.classes)
+        """Width of the model's head: one sigmoid (binary), one regressed grade (ordinal), else one per class."""
+        return 1 if self.task in ("binary", "ordinal") else len(self.classes)
 
 
 COMPETITIONS = Registry("competition")
@@ -102,3 +105,10 @@ def class_index(comp: Competition, name: str, where: str) -> int:
         return comp.classes.index(name)
     except ValueError:
         raise HarnessError(f"{where}: unknown class {name!r} for {comp.name}; known: {', '.join(comp.classes)}.")
+
+
+def class_code(comp: Competition, code: str, where: str) -> int:
+    """An integer class code (a grade) as written in a labels file, or say which file held a bad one."""
+    if not (code.strip().isdigit() and int(code) < len(comp.classes)):
+        raise HarnessError(f"{where}: label {code!r} is not a class code 0..{len(comp.classes) - 1} of {comp.name}.")
+    return int(code)

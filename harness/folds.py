@@ -84,8 +84,9 @@ def load_or_make(comp, cache, k: int, seed: int) -> np.ndarray:
     labels = multi_hot(cache.train_labels, len(comp.classes)) if comp.task == "multilabel" else cache.train_labels
     folds = assign(labels, k, seed, comp.task, groups=cache.train_sha)
     buf = io.StringIO()
-    buf.write("id,fold\n")
-    buf.writelines(f"{i},{f}\n" for i, f in zip(cache.train_ids, folds))
+    writer = csv.writer(buf, lineterminator="\n")  # quotes ids holding a comma or a quote
+    writer.writerow(("id", "fold"))
+    writer.writerows(zip(cache.train_ids, folds.tolist()))
     atomic.write_text(path, buf.getvalue())
     return folds
 

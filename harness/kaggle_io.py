@@ -18,7 +18,6 @@ from pathlib import Path
 from harness import archives, atomic, progress
 from harness.errors import HarnessError
 
-MARKER = ".complete"  # written inside dest once everything is extracted; its presence makes a re-run a no-op
 RATE_LIMIT_TRIES = 4  # attempts on 429 before giving up
 RATE_LIMIT_CAP_S = 30.0  # never wait longer than this between attempts, whatever Retry-After says
 SETTINGS_URL = "https://www.kaggle.com/settings"
@@ -27,18 +26,16 @@ LOGIN_HELP = ("log in with one of: KAGGLE_API_TOKEN (or a token in ~/.kaggle/acc
 _sleep = time.sleep  # tests replace this to keep backoff instant
 
 
-def download(source, dest: Path, force: bool = False) -> Path:
-    """Download a competition's or dataset's files and unpack them into `dest`; a finished `dest` is kept."""
+def download(source, dest: Path) -> Path:
+    """Download a competition's or dataset's files, unpack them beside `dest` and swap them in as `dest`.
+
+    It always downloads: whether a finished `dest` can be kept is the caller's question (harness.download)."""
     dest = Path(dest)
     if source.kind not in ("competition", "dataset"):
         raise HarnessError(f"Only Kaggle competitions and datasets can be downloaded. Received: source kind "
                            f"{source.kind!r} ({source.slug!r}).")
-    if not force and _is_complete(dest, source):
-        return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with atomic.file_lock(dest.parent / f".{dest.name}.lock"):
-        if force or not _is_complete(dest, source):
-            _download_fresh(source, dest)
+    _download_fresh(source, dest)
     return dest
 
 
@@ -137,14 +134,13 @@ def _leaderboard_csv(archive: Path, slug: str) -> bytes:
 # --- downloading ---------------------------------------------------------------------------------
 
 def _download_fresh(source, dest: Path) -> None:
-    """Fetch into a temp folder beside `dest`, unpack there, then swap it in and mark it complete."""
+    """Fetch into a temp folder beside `dest`, unpack there, then swap it in."""
     work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.download-", dir=dest.parent))
     try:
         unpacked = _fetch_and_unpack(source, work)
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(unpacked, dest)
-        atomic.write_json(dest / MARKER, {"kind": source.kind, "slug": source.slug, "time": time.time()})
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -190,15 +186,6 @@ def _unpack(files: Path, unpacked: Path) -> None:
             archives.extract_all(path, unpacked)
         else:
             shutil.move(str(path), unpacked / path.name)
-
-
-def _is_complete(dest: Path, source) -> bool:
-    """True when `dest` holds a finished download of this same source."""
-    try:
-        marker = atomic.read_json(dest / MARKER)
-    except (OSError, ValueError):
-        return False
-    return marker.get("kind") == source.kind and marker.get("slug") == source.slug
 
 
 # --- the client and its errors -------------------------------------------------------------------

@@ -3,6 +3,7 @@
 Kaggle mounts differ from the archives (lower-case names, `VOC2012/VOC2012`, `train/train`); a module asks
 for the path it documents and gets the real one, or one sentence naming the folder and what was found.
 """
+import csv
 import hashlib
 from pathlib import Path
 
@@ -51,6 +52,31 @@ def class_folder_items(raw: Path, root: Path, label_of) -> list:
     """Items for `root/<class folder>/<image>`: label_of(folder) gives the label, ids come from image_id()."""
     return [Item(image_id(raw, path), path, label_of(folder)) for folder in subfolders(root)
             for path in images(folder)]
+
+
+def csv_columns(path: Path, *columns: str) -> list:
+    """Rows of a CSV file (found case-insensitively) as tuples of the named columns, or one sentence naming
+    the file and the columns it has."""
+    path = child(Path(path).parent, Path(path).name)
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        header = [h.strip() for h in reader.fieldnames or []]
+        missing = [c for c in columns if c not in header]
+        if missing:
+            raise HarnessError(f"{path} has no column {missing[0]!r}; its header is {','.join(header) or 'empty'}. "
+                               f"The download does not have the layout this competition expects.")
+        reader.fieldnames = header
+        return [tuple(row[c] for c in columns) for row in reader]
+
+
+def listed(raw: Path, table: str, folder: str, id_column: str, file: str = "{}", label_column: str = "",
+           label_of=None) -> list:
+    """Items for the rows of the CSV `table`: the id from `id_column`, the image at folder/file.format(id), and
+    with `label_column` the label label_of(value, where) (where names the file for errors)."""
+    columns = (id_column, label_column) if label_column else (id_column,)
+    root = find(raw, folder)
+    return [Item(row[0], root / file.format(row[0]), label_of(row[1], f"{raw / table}") if label_column else None)
+            for row in csv_columns(Path(raw) / table, *columns)]
 
 
 def _has(folder: Path, contains: str) -> bool:

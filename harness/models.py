@@ -186,9 +186,8 @@ def frozen_features(spec: ModelSpec, x, size: int, weights, backbone_seed: int):
 
 def _head(spec, features, outputs: int, task: str, seed: int):
     keras.utils.set_random_seed(seed)  # the head's init depends only on `seed`, in both the full and cached paths
-    activation = "softmax" if task == "multiclass" else "sigmoid"
     x = spec.body(features)
-    return layers.Dense(outputs, activation=activation, dtype="float32", name="head")(x)
+    return layers.Dense(outputs, activation=head_activation(task), dtype="float32", name="head")(x)
 
 
 def build(spec: ModelSpec, size: int, outputs: int, task: str, augment=(), seed: int = 0, weights=None,
@@ -199,8 +198,7 @@ def build(spec: ModelSpec, size: int, outputs: int, task: str, augment=(), seed:
     for i, name in enumerate(augment):
         x = AUGMENTATION_LAYERS[name](seed + i)(x)
     if spec.backbone is None:
-        activation = "softmax" if task == "multiclass" else "sigmoid"
-        head = layers.Dense(outputs, activation=activation, dtype="float32", name="head")(spec.body(x))
+        head = layers.Dense(outputs, activation=head_activation(task), dtype="float32", name="head")(spec.body(x))
         model = keras.Model(inputs, head, name=spec.name)
         if weights not in (None, "default", "none"):
             resolve_weights(spec, weights)  # refuses imagenet, checks the path
@@ -234,5 +232,24 @@ def unfreeze_top(model: keras.Model, fraction: float = 0.25) -> int:
     return sum(1 for l in layers_ if l.trainable)
 
 
+# Ordinal grades are regressed (one linear unit, squared error), not classified: quadratic weighted kappa
+# charges a wrong grade by its squared distance, which is what the squared error trains against, while a
+# softmax's cross-entropy treats 0-vs-4 like 3-vs-4. Thresholds fitted on the OOF grades (harness.cuts) then
+# make integers, as APTOS competitors did.
+_TASK_HEADS = {"binary": ("sigmoid", "binary_crossentropy", "accuracy"),
+               "multiclass": ("softmax", "sparse_categorical_crossentropy", "accuracy"),
+               "multilabel": ("sigmoid", "binary_crossentropy", "binary_accuracy"),
+               "ordinal": (None, "mean_squared_error", "mean_absolute_error")}
+
+
+def head_activation(task: str):
+    return _TASK_HEADS[task][0]
+
+
 def loss_for(task: str) -> str:
-    return "sparse_categorical_crossentropy" if task == "multiclass" else "binary_crossentropy"
+    return _TASK_HEADS[task][1]
+
+
+def fit_metric(task: str) -> str:
+    """What Keras reports beside the loss while fitting (the curves plot it)."""
+    return _TASK_HEADS[task][2]

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness import atomic, competition, download, folds, leaderboard, metrics, models, paths, plots
+from harness import atomic, competition, cuts, download, folds, leaderboard, metrics, models, paths, plots
 from harness import predict, prepare, submission, timing
 from harness.config import RunConfig
 from harness.errors import HarnessError
@@ -42,7 +42,8 @@ def load_data(config: RunConfig):
     """Download (or build) and decode once: (competition, cache)."""
     comp = competition.get(config.competition)
     with timing.stage("download"):
-        download.fetch(comp)
+        raw = download.fetch(comp)
+    submission.check_columns(comp, raw)  # a module/sample mismatch fails before any training
     with timing.stage("prepare"):
         cache = prepare.prepare(comp, config.image_size, workers=config.workers)
     return comp, cache
@@ -122,25 +123,28 @@ def finish(run, comp, cache, assignment, results, started, upload=False, message
 
 
 def score(comp, cache, run_id: str, folder, oof, test):
-    """Save oof/test beside the run, write the submission and score it: (csv, oof score, hidden-test scores)."""
+    """Fit the decision cuts on the OOF predictions, write the submission, save oof/test/cuts beside the run
+    and score it: (csv, OOF score as if submitted, hidden-test scores)."""
     metric = metrics.get(comp.metric)
     y = metrics.truth(comp, cache.train_labels)
-    cuts = predict.thresholds(oof, y) if comp.task == "multilabel" else None
-    csv_path = submission.write(comp, cache.test_ids, test, paths.submissions_dir(comp.name) / f"{run_id}.csv", cuts)
-    submission.check_sample(comp, csv_path, paths.raw_dir(comp.name))
+    cut = cuts.fit(comp, oof, y, metric)
+    raw = paths.raw_dir(comp.name)
+    csv_path = submission.write(comp, cache.test_ids, test, paths.submissions_dir(comp.name) / f"{run_id}.csv",
+                                cut, raw_dir=raw)
     atomic.save_npy(folder / "oof.npy", oof)
     atomic.save_npy(folder / "test.npy", test)
+    cuts.save(folder, cut)
     scored = ~np.isnan(oof).any(axis=1)
     test_scores = {}
     if comp.solution is not None:
-        test_scores = submission.grade(comp, csv_path, comp.solution(paths.raw_dir(comp.name)), cache.test_ids, test)
-    return csv_path, metric(y[scored], oof[scored]), test_scores
+        test_scores = submission.grade(comp, csv_path, comp.solution(raw), cache.test_ids, test)
+    return csv_path, submission.score(comp, metric, y[scored], oof[scored], cut), test_scores
 
 
 def _plots(run, comp, results, y, oof):
     plots.curves(results, run.folder / "curves.png")
     if comp.task != "multilabel":
-        plots.confusion(y, metrics.hard_labels(oof), comp.classes, run.folder / "confusion.png")
+        plots.confusion(y, cuts.labels(comp, oof, cuts.load(run.folder)), comp.classes, run.folder / "confusion.png")
 
 
 def _upload(comp, run, csv_path, message):

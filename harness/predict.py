@@ -29,21 +29,6 @@ def prior(comp, cache) -> np.ndarray:
     y = metrics.truth(comp, cache.train_labels)
     if comp.task == "multilabel":
         return y.mean(axis=0).astype("float32")
-    if comp.task == "binary":
+    if comp.num_outputs == 1:  # binary: P(classes[1]); ordinal: the mean grade
         return np.array([y.mean()], dtype="float32")
     return (np.bincount(y, minlength=len(comp.classes)) / len(y)).astype("float32")
-
-
-def thresholds(oof, y_true, grid=np.linspace(0.05, 0.95, 19)) -> np.ndarray:
-    """Per-class decision thresholds for multi-label output: the F1-best value on the OOF predictions."""
-    valid = ~np.isnan(oof).any(axis=1)
-    oof, y_true = oof[valid], y_true[valid]
-    best = np.full(oof.shape[1], 0.5)
-    for c in range(oof.shape[1]):
-        positives = y_true[:, c].sum()
-        if positives == 0:
-            continue
-        f1 = [2 * ((oof[:, c] >= t) & (y_true[:, c] == 1)).sum() / ((oof[:, c] >= t).sum() + positives)
-              for t in grid]
-        best[c] = grid[int(np.argmax(f1))]
-    return best

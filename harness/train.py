@@ -68,7 +68,7 @@ def targets(comp, labels) -> np.ndarray:
     y = metrics.truth(comp, labels)
     if comp.task == "multiclass":
         return y  # sparse categorical cross-entropy takes class indices
-    return y.astype("float32")[:, None] if comp.task == "binary" else y.astype("float32")
+    return y.astype("float32")[:, None] if comp.num_outputs == 1 else y.astype("float32")  # binary, ordinal: (N, 1)
 
 
 def fold_dir(run_folder: Path, fold: int) -> Path:
@@ -155,7 +155,7 @@ def train_fold(run_folder: Path, comp, cache, folds, fold: int, config, metric, 
 
 def compile_model(model, comp, learning_rate: float, steps_per_execution: int = 1) -> None:
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=models.loss_for(comp.task),
-                  metrics=["accuracy"] if comp.task != "multilabel" else ["binary_accuracy"],
+                  metrics=[models.fit_metric(comp.task)],
                   steps_per_execution=steps_per_execution)
 
 

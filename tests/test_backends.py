@@ -17,8 +17,7 @@ SCRIPT = """
 import numpy as np
 from harness import backend, models, pipeline
 from harness.config import RunConfig
-from tests.conftest import folder_competition, registered
-from tests.test_models import tiny_transfer_spec
+from tests.conftest import folder_competition, registered, tiny_transfer_spec
 
 assert backend.name() == "{backend}", backend.name()
 with registered(folder_competition(augment=("flip",))) as comp:

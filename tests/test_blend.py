@@ -15,6 +15,9 @@ def test_fit_weights_prefer_the_better_run():
     assert w[1] > 0.9 and abs(w.sum() - 1) < 1e-6
     wb = blend.fit_weights(np.stack([good[:, 1:2], noise[:, :1]]), (y == 1).astype(int), "binary")
     assert wb[0] > wb[1]
+    grades = y[:, None] + np.random.default_rng(0).normal(0, 0.2, (len(y), 1))  # a regressed grade, not a probability
+    wo = blend.fit_weights(np.stack([np.full_like(grades, 1.0), grades]), y, "ordinal")
+    assert wo[1] > 0.9
 
 
 def test_blend_two_runs_through_the_cli(tiny, capsys):

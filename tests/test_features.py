@@ -7,8 +7,7 @@ import pytest
 from harness import features, models, pipeline, train
 from harness.config import RunConfig
 from harness.errors import HarnessError
-from tests.conftest import folder_competition, registered
-from tests.test_models import tiny_transfer  # noqa: F401  (fixture)
+from conftest import folder_competition, registered
 
 
 def _config(comp, **kw):

@@ -1,7 +1,11 @@
+import csv
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
-from harness import folds
+from conftest import folder_competition
+from harness import folds, paths
 from harness.errors import HarnessError
 
 
@@ -34,3 +38,14 @@ def test_multilabel_iterative_stratification_balances_every_label():
 def test_too_few_images_per_class_says_what_to_do():
     with pytest.raises(HarnessError, match="--folds 2"):
         folds.assign(np.array([0, 0, 0, 0, 1, 1]), 3, seed=0, task="binary")
+
+
+def test_stored_folds_survive_ids_with_commas_quotes_and_newlines(monkeypatch):
+    comp = folder_competition("f-quotes", classes=("a", "b"))
+    ids = ["plain", "a,b.jpg", 'say "cheese".png', "two\nlines", "x", "y"]
+    cache = SimpleNamespace(train_ids=ids, train_labels=[0, 1, 0, 1, 0, 1], train_sha=[str(i) for i in range(6)])
+    made = folds.load_or_make(comp, cache, 2, seed=0)
+    with open(paths.data_dir(comp.name) / "folds" / "k2-seed0.csv", newline="", encoding="utf-8") as f:
+        assert {r["id"]: int(r["fold"]) for r in csv.DictReader(f)} == dict(zip(ids, made.tolist()))
+    monkeypatch.setattr(folds, "assign", lambda *a, **k: pytest.fail("the stored folds were not read back"))
+    np.testing.assert_array_equal(folds.load_or_make(comp, cache, 2, seed=0), made)

@@ -225,3 +225,25 @@ def test_warning_capture_leaves_stderr_working(zoo, capfd):
     assert "marker 0xd9" in warning
     os.write(2, b"still here\n")
     assert capfd.readouterr().err == "still here\n"
+
+
+@pytest.mark.parametrize("compression", [None, "tiff_lzw", "tiff_deflate", "packbits"])
+def test_tiff_patches_decode_by_content_whatever_the_name(tmp_path, compression):
+    """Histopathology ships 96x96 RGB TIFFs: Pillow decodes them (TensorFlow's decode_image cannot); a TIFF
+    named .jpg decodes the same, and a cut one is refused, not half-read."""
+    pixels = np.random.default_rng(5).integers(0, 256, (96, 96, 3), dtype=np.uint8)
+    data = encode(Image.fromarray(pixels), "TIFF", **({"compression": compression} if compression else {}))
+    assert header_size(data) == (96, 96, "TIFF")
+    for name in ("patch.tif", "patch.jpg"):
+        (tmp_path / name).write_bytes(data)
+        img, warning = decode_file(tmp_path / name, 96)
+        np.testing.assert_array_equal(img, pixels)
+        assert warning is None
+    with pytest.raises(ImageError, match="truncated tiff|not an image"):
+        decode_bytes(data[:len(data) // 2], 32)
+
+
+def test_16bit_tiff_keeps_the_high_byte():
+    samples = np.full((8, 8), 0xA1FF, np.uint16)
+    img, _ = decode_bytes(encode(Image.fromarray(samples), "TIFF"), 8)
+    assert (img == 0xA1).all()

@@ -1,5 +1,7 @@
-"""harness.kaggle_io through the real `kaggle` client against the fake Kaggle on 127.0.0.1."""
+"""harness.kaggle_io through the real `kaggle` client against the fake Kaggle on 127.0.0.1, and the download
+stage's one completion marker around it."""
 import json
+import shutil
 import socket
 import threading
 
@@ -7,7 +9,7 @@ import pytest
 import requests
 
 from fake_kaggle import FakeKaggle, dogs_vs_cats_zip, kaggle_env, make_zip
-from harness import kaggle_io
+from harness import competition, download, kaggle_io, paths
 from harness.archives import CorruptArchive
 from harness.competition import Source
 from harness.errors import HarnessError
@@ -25,11 +27,10 @@ def sleeps(monkeypatch):
 
 
 @pytest.fixture
-def fake(monkeypatch, tmp_path, sleeps):
-    with FakeKaggle().serve() as server:
-        kaggle_env(monkeypatch, tmp_path, server)
-        server.add_competition("dogs-vs-cats", dogs_vs_cats_zip())
-        yield server
+def fake(fake, sleeps):
+    """conftest's fake Kaggle, serving a tiny dogs-vs-cats, with backoff waits recorded instead of slept."""
+    fake.add_competition("dogs-vs-cats", dogs_vs_cats_zip())
+    return fake
 
 
 def tree(root):
@@ -47,7 +48,7 @@ def error_of(fn, *args, **kwargs) -> str:
 def test_competition_download_unpacks_nested_zips(fake, tmp_path):
     dest = kaggle_io.download(DOGS, tmp_path / "raw")
     assert dest == tmp_path / "raw"
-    assert tree(dest) == [".complete", "sampleSubmission.csv", "test1/1.jpg", "train/cat.1.jpg", "train/dog.1.jpg"]
+    assert tree(dest) == ["sampleSubmission.csv", "test1/1.jpg", "train/cat.1.jpg", "train/dog.1.jpg"]
     assert fake.calls("DownloadDataFiles")[0]["body"]["competitionName"] == "dogs-vs-cats"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".raw.download")] == []
 
@@ -55,18 +56,39 @@ def test_competition_download_unpacks_nested_zips(fake, tmp_path):
 def test_dataset_download(fake, tmp_path):
     fake.add_dataset(ANIMALS.slug, make_zip({"raw-img/cane/OIP-1.jpeg": b"dog", "translate.py": b"x = 1\n"}))
     dest = kaggle_io.download(ANIMALS, tmp_path / "animals")
-    assert tree(dest) == [".complete", "raw-img/cane/OIP-1.jpeg", "translate.py"]
+    assert tree(dest) == ["raw-img/cane/OIP-1.jpeg", "translate.py"]
     body = fake.calls("DownloadDataset")[0]["body"]
     assert (body["ownerSlug"], body["datasetSlug"]) == ("alessiocorrado99", "animals10")
 
 
-def test_rerun_is_a_no_op_and_force_downloads_again(fake, tmp_path):
-    kaggle_io.download(DOGS, tmp_path / "raw")
+def test_rerun_is_a_no_op_and_force_downloads_again(fake):
+    comp = competition.get("dogs-vs-cats")
+    raw = download.fetch(comp)
+    assert json.loads((raw / download.MARKER).read_text())["slug"] == "dogs-vs-cats" and download.is_complete(comp)
     fake.log.clear()
-    kaggle_io.download(DOGS, tmp_path / "raw")
+    download.fetch(comp)
     assert fake.log == []
-    kaggle_io.download(DOGS, tmp_path / "raw", force=True)
+    download.fetch(comp, force=True)
     assert len(fake.calls("DownloadDataFiles")) == 1
+
+
+def test_a_marker_of_another_source_or_a_torn_one_means_download_again(fake):
+    comp = competition.get("dogs-vs-cats")
+    raw = download.fetch(comp)
+    for marker in ('{"kind": "competition", "slug": "dogs-vs-cats-redux-kernels-edition"}', '{"kind": "comp'):
+        (raw / download.MARKER).write_text(marker)
+        assert not download.is_complete(comp)
+        fake.log.clear()
+        download.fetch(comp)
+        assert len(fake.calls("DownloadDataFiles")) == 1 and download.is_complete(comp)
+
+
+def test_builtin_sources_use_the_same_marker(tiny):
+    raw = download.fetch(tiny)
+    assert json.loads((raw / download.MARKER).read_text())["kind"] == "builtin"
+    shutil.rmtree(raw / "train")  # a marked folder is trusted as it is, not built again...
+    assert download.fetch(tiny) == raw and not (raw / "train").exists()
+    assert (download.fetch(tiny, force=True) / "train").is_dir()  # ...unless forced
 
 
 def test_unfinished_dest_is_replaced(fake, tmp_path):
@@ -76,14 +98,15 @@ def test_unfinished_dest_is_replaced(fake, tmp_path):
     assert "half-written.jpg" not in tree(tmp_path / "raw")
 
 
-def test_concurrent_downloads_of_one_dest_fetch_once(fake, tmp_path):
-    threads = [threading.Thread(target=kaggle_io.download, args=(DOGS, tmp_path / "raw")) for _ in range(3)]
+def test_concurrent_downloads_of_one_competition_fetch_once(fake):
+    comp = competition.get("dogs-vs-cats")
+    threads = [threading.Thread(target=download.fetch, args=(comp,)) for _ in range(3)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert len(fake.calls("DownloadDataFiles")) == 1
-    assert "train/cat.1.jpg" in tree(tmp_path / "raw")
+    assert "train/cat.1.jpg" in tree(paths.raw_dir("dogs-vs-cats"))
 
 
 def test_non_kaggle_source_is_refused(tmp_path):

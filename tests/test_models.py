@@ -2,45 +2,15 @@
 import keras
 import numpy as np
 import pytest
-from keras import layers
 
-from harness import models, pipeline
+from conftest import csv_accuracy, tiny_backbone
+from harness import models, paths, pipeline
 from harness.competition import PHOTO_MODEL
 from harness.config import RunConfig
 from harness.errors import HarnessError
 
 SCRATCH = [s.name for s in models.MODELS if s.backbone is None]
 TRANSFER = [s.name for s in models.MODELS if s.backbone is not None]
-
-
-def tiny_backbone(include_top=False, weights=None, input_shape=None, pooling=None):
-    """A two-conv stand-in with a Keras application's signature, so tests of frozen backbones stay fast."""
-    inputs = keras.Input(input_shape)
-    x = layers.Conv2D(8, 3, strides=2, activation="relu")(inputs)
-    x = layers.BatchNormalization()(x)
-    x = layers.Conv2D(16, 3, strides=2, activation="relu")(x)
-    x = layers.GlobalAveragePooling2D()(x) if pooling == "avg" else x
-    model = keras.Model(inputs, x, name="tiny_backbone")
-    if weights is not None:
-        model.load_weights(weights)
-    return model
-
-
-def tiny_transfer_spec() -> models.ModelSpec:
-    """`tiny-transfer`: the tiny backbone, frozen, with a dropout + dense head."""
-    def head(f):
-        return layers.Dropout(0.3)(layers.Dense(8, activation="relu")(f))
-    return models.ModelSpec("tiny-transfer", head, 24, "test stand-in", backbone=tiny_backbone,
-                            preprocess=lambda x: x / 255.0, pooling="avg", weights="none",
-                            weights_file="tiny_backbone_notop.weights.h5")
-
-
-@pytest.fixture
-def tiny_transfer():
-    """`tiny-transfer`, registered for the test."""
-    models.MODELS.add("tiny-transfer", tiny_transfer_spec())
-    yield models.get("tiny-transfer")
-    models.MODELS.remove("tiny-transfer")
 
 
 @pytest.mark.parametrize("name", models.MODELS.names())
@@ -78,7 +48,8 @@ def test_every_model_trains_and_predicts_through_submit(name, tiny):
                        cached_features=name in TRANSFER)
     outcome = pipeline.submit(config)
     assert [r.status for r in outcome.fold_results] == ["done", "done"]
-    assert outcome.submission.exists() and 0 <= outcome.test_scores["accuracy"] <= 1
+    solution = tiny.solution(paths.raw_dir(tiny.name))
+    assert outcome.test_scores["accuracy"] == pytest.approx(csv_accuracy(outcome.submission, solution, tiny.classes))
 
 
 def test_fine_tune_unfreezes_the_top_of_the_backbone(tiny_transfer, tiny):

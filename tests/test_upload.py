@@ -6,19 +6,17 @@ import subprocess
 import pytest
 
 import layouts
-from fake_kaggle import FakeKaggle, kaggle_env
+from conftest import FAST
 from harness import kaggle_io, leaderboard, paths
 from harness.cli import main
-from test_competitions import FAST, tiny_model  # noqa: F401  (fixture)
 
 
 @pytest.fixture
-def fake(monkeypatch, tmp_path):
+def fake(fake, tiny_model, monkeypatch):
+    """conftest's fake Kaggle serving dogs-vs-cats-redux; polling for the score does not sleep."""
     monkeypatch.setattr(kaggle_io, "_sleep", lambda s: None)
-    with FakeKaggle().serve() as server:
-        kaggle_env(monkeypatch, tmp_path, server)
-        layouts.serve(server, "dogs-vs-cats-redux")
-        yield server
+    layouts.serve(fake, "dogs-vs-cats-redux")
+    return fake
 
 
 SLUG = "dogs-vs-cats-redux-kernels-edition"

@@ -6,7 +6,7 @@ import shutil
 
 from PIL import Image
 
-from conftest import blob_image, registered
+from conftest import blob_image, csv_accuracy, registered
 from harness import pipeline, submission
 from harness.competition import Competition, Item, Source
 from harness.config import RunConfig
@@ -86,4 +86,6 @@ def test_zoo_prepares_trains_and_submits(home, capsys):
     rows = submission.read(outcome.submission)[1]
     test_ids = [_printable(p.stem) for p in _images(home / "data" / "zoo" / "raw" / "test")]
     assert sorted(r[0] for r in rows) == sorted(test_ids)
-    assert outcome.test_scores["accuracy"] >= 0.0 and not outcome.failed_folds
+    solution = _solution(home / "data" / "zoo" / "raw")  # the decodable new images; bad ones have no answer
+    assert outcome.test_scores["accuracy"] == csv_accuracy(outcome.submission, solution, ZOO.classes)
+    assert not outcome.failed_folds

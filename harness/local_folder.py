@@ -1,7 +1,8 @@
 """Any local folder with one sub-folder of images per class becomes a competition: `--data-dir PATH`.
 
 data/<name>/raw is made a link to the folder, so later commands find it without --data-dir; 10% of each
-class is held out (harness.holdout) as the hidden test. Not registered at import: the CLI calls use().
+class is held out (harness.holdout) as the hidden test. Not registered at import: the CLI calls use(), which
+registers it once through the registry like any module (a second use() in one process returns that one).
 """
 import re
 import shutil
@@ -25,6 +26,8 @@ def use(name: str, data_dir=None) -> Competition:
                                f"Received: competition={name!r}")
         return competition.get(name)
     folder = raw.resolve()
+    if name in competition.names() and competition.get(name).source == Source("local", str(folder)):
+        return competition.get(name)
     classes = tuple(d.name for d in subfolders(folder) if images(d))
     if len(classes) < 2:
         raise HarnessError(f"{folder} needs at least 2 sub-folders of images, one per class (e.g. "
@@ -35,8 +38,7 @@ def use(name: str, data_dir=None) -> Competition:
         extra_metrics=("macro_f1",), label_format="class", description=f"local folder {folder}",
         extra={"test set": f"held out: {holdout.FRACTION:.0%} of each class, by a hash of each image's path"},
         **_lists(name))
-    competition.COMPETITIONS.remove(name)
-    return competition.COMPETITIONS.add(name, comp)
+    return competition.register(comp)
 
 
 def _lists(name):
