@@ -29,8 +29,10 @@ leaderboard: install
 	$(PY) -m harness leaderboard $(COMP)
 
 # `make bench` (about 10 minutes on 2 cores) writes bench/results.json; QUICK=1 or IMAGES=N shrink it.
+# `make bench GPU=1` measures every registry model on the accelerator and writes bench/gpu.json (MODELS=a,b).
 bench: install
-	$(PY) -m harness bench $(if $(QUICK),--quick) $(if $(IMAGES),--images $(IMAGES))
+	$(PY) -m benchmarks $(if $(GPU),--gpu) $(if $(QUICK),--quick) $(if $(IMAGES),--images $(IMAGES)) \
+		$(if $(MODELS),--models $(MODELS))
 
 clean:
 	rm -rf $(VENV) data runs bench .pytest_cache leaderboard.sqlite* submissions/*/

@@ -1,6 +1,7 @@
 """`harness`: the command line. User mistakes get one sentence and exit code 2, never a traceback."""
 import argparse
 import sys
+from pathlib import Path
 
 from harness.errors import HarnessError
 
@@ -55,9 +56,14 @@ def parser() -> argparse.ArgumentParser:
                     help="equal weights, or weights fitted on the runs' out-of-fold predictions")
     lb = sub.add_parser("leaderboard", help="runs of a competition, best first")
     lb.add_argument("competition")
-    bench = sub.add_parser("bench", help="measure the engine's speed against its limits; writes bench/results.json")
-    bench.add_argument("--quick", action="store_true", help="tiny sizes (under a minute): checks that it works")
-    bench.add_argument("--images", type=int, default=None, help="training images to generate (default 8000)")
+    bench = sub.add_parser("bench", help="the speed benchmarks of a source checkout (make bench): the ratio table "
+                           "in bench/results.json, or with --gpu every model on the accelerator in bench/gpu.json")
+    bench.add_argument("--quick", action="store_true", help="tiny sizes on any CPU: checks that it works")
+    bench.add_argument("--images", type=int, default=None, help="training images to generate (default 8000; "
+                       "with --gpu, the end-to-end run's 25000, 0 skips that run)")
+    bench.add_argument("--gpu", action="store_true", help="per registry model at 224 px: train and predict images/s "
+                       "through the harness and a bare compiled loop; then 5-fold efficientnet-b0 end to end")
+    bench.add_argument("--models", default=None, help="with --gpu: comma-separated registry models (default: all)")
     return p
 
 
@@ -94,9 +100,10 @@ def run(args) -> int:
             print(f"{name:<22} {comp.task:<11} {comp.metric:<10} {comp.description}")
         return 0
     if args.command == "bench":
-        from harness import backend, bench
+        from harness import backend
+        benchmarks = _checkout_benchmarks()
         backend.quiet_start()
-        bench.run(quick=args.quick, images=args.images)
+        benchmarks.run(quick=args.quick, images=args.images, gpu=args.gpu, models=args.models)
         return 0
     from competitions import folder
 
@@ -144,6 +151,19 @@ def run(args) -> int:
     print()
     print(leaderboard.format_table(comp.name))
     return 0
+
+
+def _checkout_benchmarks():
+    """The benchmarks/ package of the checkout this harness runs from: benchmarks measure the product but are
+    not installed with it."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "benchmarks" / "__init__.py").is_file():
+        raise HarnessError(f"The benchmarks need the source checkout: run `make bench` in a clone of kaggle-harness "
+                           f"(this harness, installed in {root}, has no benchmarks/ beside it).")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    import benchmarks
+    return benchmarks
 
 
 def _info(comp) -> int:
