@@ -35,6 +35,10 @@ class Fit:
     steps: int = 0  # batches per epoch, as Keras counts them
     epochs: list = field(default_factory=list)
 
+    def steady_window(self) -> tuple:
+        """(begin, end) of the epochs after the first, for matching utilisation samples to them."""
+        return self.epochs[min(1, len(self.epochs) - 1)].begin, self.epochs[-1].end
+
 
 @dataclass
 class Predict:

@@ -51,7 +51,7 @@ def harness_fold(config) -> tuple:
                "train_images": len(train), "validation_images": len(val), "test_images": n_test,
                "test_views": len(views), "predict_img_s": clock.rows_per_second(views[:1], n_test),
                "predict_tta_img_s": clock.rows_per_second(views, n_test) if len(views) > 1 else None,
-               "window": (fit.begin, fit.end)}
+               "window": fit.steady_window()}
     y = np.asarray(cache.train_labels, dtype="float32")[:, None]
     rows = np.asarray(cache.train_rows)
     fold = Fold(np.array(cache.train_x[rows[train]]), y[train], np.array(cache.train_x[rows[val]]), y[val],
@@ -83,7 +83,7 @@ def bare_fit(fold: Fold, batch: int, epochs: int, policy: str = "float32", force
     fit = seen.fits[0]
     return {**clock.fit_figures(fit, len(fold.x)), "batch_size": batch, "jit": bool(model.jit_compile),
             "steps_per_execution": model.steps_per_execution, "policy": model.dtype_policy.name,
-            "window": (fit.begin, fit.end)}
+            "window": fit.steady_window()}
 
 
 def bare_loop(fold: Fold, batch: int, epochs: int, policy: str = "float32") -> dict:
@@ -102,13 +102,13 @@ def bare_loop(fold: Fold, batch: int, epochs: int, policy: str = "float32") -> d
         logs, state = model.train_step(state, (x[rows], y[rows]))
         return state, logs["loss"]
 
-    steps, rng, seconds = len(fold.x) // batch, np.random.default_rng(fold.seed), []
-    began = time.perf_counter()
+    steps, rng, ends = len(fold.x) // batch, np.random.default_rng(fold.seed), [time.perf_counter()]
     for _ in range(epochs):
-        started = time.perf_counter()
         for rows in rng.permutation(len(fold.x))[:steps * batch].reshape(steps, batch):
             state, loss = step(state, x, y, rows)
         jax.block_until_ready(loss)
-        seconds.append(time.perf_counter() - started)
+        ends.append(time.perf_counter())
+    seconds = list(np.diff(ends))
     return {**clock.loop_figures(seconds, steps * batch, steps), "batch_size": batch, "jit": True,
-            "steps_per_execution": 1, "policy": model.dtype_policy.name, "window": (began, time.perf_counter())}
+            "steps_per_execution": 1, "policy": model.dtype_policy.name,
+            "window": (ends[min(1, epochs - 1)], ends[-1])}

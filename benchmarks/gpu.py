@@ -164,7 +164,10 @@ def run(quick=False, images=None, models=None, out=None) -> dict:
     with GpuSampler() as gpu, report.scratch_home(out / "home-gpu"):
         with photos.competition("bench-gpu", train[:plan.images], test[:plan.images // 4], plan.augment) as comp:
             for name in plan.models:
-                result["models"][name] = measure_model(name, comp, plan, gpu)
+                try:
+                    result["models"][name] = measure_model(name, comp, plan, gpu)
+                except Exception as e:  # one model out of memory must not cost the others' device time
+                    result["models"][name] = {"error": f"{type(e).__name__}: {e}"}
                 report.write(out / "gpu.json", result)  # after every model: a run cut short keeps what it measured
         if plan.e2e_images:
             result["end_to_end"] = end_to_end(train[:plan.e2e_images], test[:plan.e2e_images // 2], plan, gpu)
@@ -183,6 +186,9 @@ def table(result: dict) -> str:
              "| model | harness img/s | bare img/s | ratio | predict img/s | with TTA | compile s | checkpoint s/epoch "
              "| batch | jit | steps/exec | policy | GPU util % |", "| " + " | ".join(["---"] * 13) + " |"]
     for name, m in result["models"].items():
+        if "error" in m:
+            lines.append(f"| {name} | failed: {m['error'][:200]} |" + " |" * 11)
+            continue
         h, b = m["harness"], m["bare"]
         util = "-" if h["gpu"] is None else f"{h['gpu']['util_mean']:.0f}"
         lines.append(f"| {name} | {h['train_img_s']:,.0f} | {b['train_img_s']:,.0f} | {m['harness_vs_bare']:.2f} "

@@ -146,6 +146,7 @@ def test_gpu_bench_quick_runs_under_jax_without_tensorflow(tmp_path):
     assert result["settings"]["nvidia_smi"] is False or result["settings"]["device"]
     assert list(result["models"]) == ["tiny-scratch", "tiny-transfer"]
     for name, m in result["models"].items():
+        assert "error" not in m, m
         harness, bare = m["harness"], m["bare"]
         for side in (harness, bare):
             for key in ("train_img_s", "epoch_s", "step_ms"):
@@ -157,3 +158,17 @@ def test_gpu_bench_quick_runs_under_jax_without_tensorflow(tmp_path):
     e2e = result["end_to_end"]
     assert e2e["model"] == "tiny-scratch" and e2e["folds"] == 2 and e2e["seconds"] > 0 and e2e["met"] is None
     assert len(e2e["fold_seconds"]) == 2 and e2e["decoded"] == e2e["train_images"] + e2e["test_images"]
+
+
+def test_gpu_table_shows_a_failed_model_beside_the_measured_ones():
+    side = {"train_img_s": 900.0, "predict_img_s": 2000.0, "predict_tta_img_s": None, "compile_s": 12.0,
+            "checkpoint_s": 0.4, "batch_size": 64, "jit": True, "steps_per_execution": 8, "policy": "mixed_float16",
+            "gpu": {"util_mean": 87.0}}
+    result = {"settings": {"device": "NVIDIA H100", "backend": "jax", "accelerator": "gpu"}, "end_to_end": None,
+              "models": {"resnet50": {"harness": side, "bare": {"train_img_s": 1000.0}, "harness_vs_bare": 0.9},
+                         "vgg16": {"error": "XlaRuntimeError: RESOURCE_EXHAUSTED: out of memory"}}}
+    lines = gpu.table(result).splitlines()
+    assert lines[0] == "NVIDIA H100 (jax, gpu)"
+    resnet, vgg = lines[-2:]
+    assert resnet.startswith("| resnet50 | 900 | 1,000 | 0.90 | 2,000 | - |") and resnet.endswith("| 87 |")
+    assert vgg.startswith("| vgg16 | failed: XlaRuntimeError") and vgg.count("|") == resnet.count("|")
