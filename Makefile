@@ -12,7 +12,8 @@ SUBMIT_ARGS := $(if $(MODEL),--model $(MODEL)) $(RUN_ARGS) \
 comma := ,
 empty :=
 space := $(empty) $(empty)
-COMPARE_ARGS := $(strip $(if $(MODELS),--models $(subst $(space),$(comma),$(strip $(MODELS)))) \
+MODELS_ARG  := $(if $(MODELS),--models $(subst $(space),$(comma),$(strip $(MODELS))))  # "a b" or a,b
+COMPARE_ARGS := $(strip $(MODELS_ARG) \
                 $(RUN_ARGS) $(if $(BUDGET),--time-budget $(BUDGET)))
 
 # QUIET=1: no progress bars, notes or echoed commands; only errors and each command's final summary.
@@ -50,8 +51,10 @@ leaderboard: install
 	$(PY) -m harness leaderboard $(COMP) $(QUIET_ARG)
 
 # `make bench` (about 10 minutes on 2 cores) writes bench/results.json; QUICK=1 or IMAGES=N shrink it.
+# `make bench GPU=1` measures every registry model on the accelerator and writes bench/gpu.json (MODELS="a b").
 bench: install
-	$(PY) -m harness bench $(if $(QUICK),--quick) $(if $(IMAGES),--images $(IMAGES))
+	$(PY) -m benchmarks $(if $(GPU),--gpu) $(if $(QUICK),--quick) $(if $(IMAGES),--images $(IMAGES)) \
+		$(MODELS_ARG)
 
 clean:
 	rm -rf $(VENV) data runs bench .pytest_cache leaderboard.sqlite* submissions/*/

@@ -1,6 +1,7 @@
 """`harness`: the command line. User mistakes get one sentence and exit code 2, never a traceback."""
 import argparse
 import sys
+from pathlib import Path
 
 from harness import progress
 from harness.errors import HarnessError
@@ -67,9 +68,14 @@ def parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="write runs/COMP/report.html: leaderboard, charts and every run's analysis")
     rep.add_argument("competition")
     sub.add_parser("models", help="the registered models: size, parameters, default weights, offline status")
-    bench = sub.add_parser("bench", help="measure the engine's speed against its limits; writes bench/results.json")
-    bench.add_argument("--quick", action="store_true", help="tiny sizes (under a minute): checks that it works")
-    bench.add_argument("--images", type=int, default=None, help="training images to generate (default 8000)")
+    bench = sub.add_parser("bench", help="the speed benchmarks of a source checkout (make bench): the ratio table "
+                           "in bench/results.json, or with --gpu every model on the accelerator in bench/gpu.json")
+    bench.add_argument("--quick", action="store_true", help="tiny sizes on any CPU: checks that it works")
+    bench.add_argument("--images", type=int, default=None, help="training images to generate (default 8000; "
+                       "with --gpu, the end-to-end run's 25000, 0 skips that run)")
+    bench.add_argument("--gpu", action="store_true", help="per registry model at 224 px: train and predict images/s "
+                       "through the harness and a bare compiled loop; then 5-fold efficientnet-b0 end to end")
+    bench.add_argument("--models", default=None, help="with --gpu: comma-separated registry models (default: all)")
     for command in sub.choices.values():  # every command, including any added above later
         command.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes: only errors "
                              "and the final summary")
@@ -116,9 +122,10 @@ def run(args) -> int:
         print(catalog.format_table(catalog.rows()))
         return 0
     if args.command == "bench":
-        from harness import backend, bench
+        from harness import backend
+        benchmarks = _checkout_benchmarks()
         backend.quiet_start()
-        bench.run(quick=args.quick, images=args.images)
+        benchmarks.run(quick=args.quick, images=args.images, gpu=args.gpu, models=args.models)
         return 0
     from harness import local_folder
 
@@ -191,6 +198,19 @@ def run(args) -> int:
         from harness import report
         print(f"report: {report.write(comp.name)}")
     return 0
+
+
+def _checkout_benchmarks():
+    """The benchmarks/ package of the checkout this harness runs from: benchmarks measure the product but are
+    not installed with it."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "benchmarks" / "__init__.py").is_file():
+        raise HarnessError(f"The benchmarks need the source checkout: run `make bench` in a clone of kaggle-harness "
+                           f"(this harness, installed in {root}, has no benchmarks/ beside it).")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    import benchmarks
+    return benchmarks
 
 
 def _info(comp) -> int:

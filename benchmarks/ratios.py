@@ -1,31 +1,23 @@
-"""`harness bench`: the engine's speed as ratios of two things measured side by side in one process tree.
+"""`make bench`: the engine's speed as ratios of two things measured side by side in one process tree.
 
-It generates photo-like JPEGs (500x375, 20-40 KB, dogs-vs-cats layout; kept under bench/images/ for the next
-run), then measures five pairs, prints a table and writes bench/results.json. Work files go to bench/home/,
-which is emptied first, so every run decodes from scratch.
+It generates photo-like JPEGs (benchmarks/photos.py; kept under bench/images/ for the next run), then
+measures six pairs, prints a table and writes bench/results.json. Work files go to bench/home/, which is
+emptied first, so every run decodes from scratch.
 """
-import datetime
-import math
 import os
-import platform
 import resource
-import shutil
-import subprocess
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from harness import atomic, images, paths
-
-WIDTH, HEIGHT, QUALITY = 500, 375, 88
-CLASSES = ("cat", "dog")
+from benchmarks import cached_features, photos, report, seed_pipeline, step_efficiency
+from benchmarks.photos import read_all
+from benchmarks.report import row
+from harness import images, paths
 
 
 @dataclass(frozen=True)
@@ -52,110 +44,6 @@ class Plan:
         return plan
 
 
-# ---------------------------------------------------------------- data
-
-def photo(seed: int, width=WIDTH, height=HEIGHT) -> np.ndarray:
-    """A photo-like RGB image: smooth colour field, mid-frequency texture, a few soft shapes, sensor noise."""
-    rng = np.random.default_rng(seed)
-    coarse = rng.integers(0, 256, (rng.integers(3, 8), rng.integers(3, 8), 3)).astype(np.float32)
-    img = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
-    texture = rng.standard_normal((height // 8, width // 8, 3), dtype=np.float32) * rng.uniform(15, 35)
-    img += cv2.resize(texture, (width, height), interpolation=cv2.INTER_LINEAR)
-    for _ in range(rng.integers(2, 6)):
-        centre = (int(rng.integers(0, width)), int(rng.integers(0, height)))
-        axes = (int(rng.integers(10, 120)), int(rng.integers(10, 90)))
-        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-        cv2.ellipse(img, centre, axes, float(rng.uniform(0, 180)), 0, 360, colour, -1, cv2.LINE_AA)
-    y, x = rng.integers(0, height), rng.integers(0, width)
-    img += _noise(width, height)[y:y + height, x:x + width] * rng.uniform(0.5, 2.8)
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
-_NOISE = {}
-
-
-def _noise(width, height):
-    """One shared noise tile per process (drawing fresh noise per image would cost more than the encode)."""
-    if (width, height) not in _NOISE:
-        _NOISE[(width, height)] = np.random.default_rng(0).standard_normal((2 * height, 2 * width, 3),
-                                                                            dtype=np.float32)
-    return _NOISE[(width, height)]
-
-
-def image_paths(root: Path, n_train: int, n_test: int):
-    """dogs-vs-cats names: train/cat.0.jpg, train/dog.1.jpg, ..., test1/1.jpg, ..."""
-    train = [root / "train" / f"{CLASSES[i % 2]}.{i}.jpg" for i in range(n_train)]
-    test = [root / "test1" / f"{i + 1}.jpg" for i in range(n_test)]
-    return train, test
-
-
-def _write_photos(jobs):
-    for seed, path in jobs:
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(photo(seed), cv2.COLOR_RGB2BGR),
-                               [cv2.IMWRITE_JPEG_QUALITY, QUALITY])
-        atomic.write_bytes(path, buf.tobytes())
-
-
-def ensure_images(root: Path, n_train: int, n_test: int, workers: int) -> tuple:
-    """Write whichever of the images are missing (in parallel); the same seed always gives the same file."""
-    train, test = image_paths(root, n_train, n_test)
-    (root / "train").mkdir(parents=True, exist_ok=True)
-    (root / "test1").mkdir(parents=True, exist_ok=True)
-    seeds = list(range(n_train)) + [10_000_000 + i for i in range(n_test)]
-    jobs = [(seed, p) for seed, p in zip(seeds, train + test) if not p.exists()]
-    if jobs:
-        print(f"bench: generating {len(jobs)} photo-like JPEGs in {root} (kept for the next run)")
-        if workers == 1 or len(jobs) < 64:
-            _write_photos(jobs)
-        else:
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-                list(pool.map(_write_photos, [jobs[i::workers * 4] for i in range(workers * 4)]))
-    return train, test
-
-
-def _read_all(files):
-    """Read every file once so both sides of a comparison start from a warm page cache."""
-    return sum(len(Path(f).read_bytes()) for f in files)
-
-
-@contextmanager
-def competition(name: str, train, test, augment):
-    """A throw-away local competition whose raw folder links to the given generated files."""
-    from harness.competition import COMPETITIONS, Competition, Item, Source
-    import competitions  # noqa: F401  (fill the registry first)
-
-    raw = paths.raw_dir(name)
-    for split, files in (("train", train), ("test1", test)):
-        (raw / split).mkdir(parents=True, exist_ok=True)
-        for f in files:
-            (raw / split / f.name).symlink_to(f.resolve())
-
-    def list_train(root):
-        return [Item(p.stem, p, CLASSES.index(p.name.split(".")[0])) for p in _sorted(root / "train")]
-
-    def list_test(root):
-        return [Item(p.stem, p) for p in _sorted(root / "test1")]
-
-    comp = Competition(name=name, source=Source("local"), task="binary", classes=CLASSES, metric="accuracy",
-                       list_train=list_train, list_test=list_test, label_format="probability", augment=augment,
-                       description="benchmark data")
-    COMPETITIONS.add(name, comp)
-    try:
-        yield comp
-    finally:
-        COMPETITIONS.remove(name)
-
-
-def _sorted(folder: Path):
-    return sorted(folder.iterdir(), key=lambda p: (len(p.name), p.name))
-
-
-# ---------------------------------------------------------------- rows
-
-def row(name, goal, ratio, met, figure, **details) -> dict:
-    return {"name": name, "goal": goal, "ratio": ratio, "met": met, "figure": figure, "details": details}
-
-
 def cpu_seconds() -> float:
     """CPU time of this process and its finished children (the decode workers)."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -166,7 +54,7 @@ def prepare_rate(name, train, test, plan) -> tuple:
     """(images/s, seconds, CPU ms per image, cache) of `harness prepare` from scratch on these files."""
     from harness import prepare
 
-    with competition(name, train, test, plan.augment) as comp:
+    with photos.competition(name, train, test, plan.augment) as comp:
         cpu, started = cpu_seconds(), time.perf_counter()
         cache = prepare.prepare(comp, plan.size)
         seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
@@ -211,7 +99,7 @@ def row_prepare(train, test, plan) -> dict:
     """Wall-clock ratio as the goal defines it; CPU ms per image on both sides show the overhead apart from
     the load other users put on a shared machine (loadavg)."""
     files = train + test
-    _read_all(files)
+    read_all(files)
     before = decode_limit(files, plan.size, budget_s=3.0)
     rate, seconds, cpu_ms, cache = prepare_rate("bench-prepare", train, test, plan)
     after = decode_limit(files[::-1], plan.size, budget_s=3.0)  # the limit brackets prepare in time
@@ -273,7 +161,7 @@ def harness_kfold(name, train, plan) -> tuple:
     from harness import pipeline
     from harness.config import RunConfig
 
-    with competition(name, train, [], plan.augment):
+    with photos.competition(name, train, [], plan.augment):
         config = RunConfig(competition=name, folds=plan.folds, epochs=plan.epochs, patience=plan.epochs,
                            tta=False, image_size=plan.size, batch_size=plan.batch_size)
         started = time.perf_counter()
@@ -283,22 +171,20 @@ def harness_kfold(name, train, plan) -> tuple:
 
 
 def row_kfold(train, plan) -> tuple:
-    from harness import bench_seed
-
     train = train[:plan.kfold_images]
-    _read_all(train)
+    read_all(train)
     harness_s, cache, assignment, results = harness_kfold("bench-kfold", train, plan)
     by_id = {p.stem: p for p in train}
     seed_paths = [by_id[i] for i in cache.train_ids]
     started = time.perf_counter()
-    oof = bench_seed.kfold(seed_paths, cache.train_labels, assignment, plan.size, plan.epochs, plan.augment,
-                           plan.batch_size)
+    oof = seed_pipeline.kfold(seed_paths, cache.train_labels, assignment, plan.size, plan.epochs, plan.augment,
+                              plan.batch_size)
     seed_s = time.perf_counter() - started
     seed_acc = float(np.mean((oof[:, 0] > 0.5) == np.asarray(cache.train_labels)))
     sample = seed_paths[:200]
     started = time.perf_counter()
     for p in sample:
-        bench_seed.load_image(p, plan.size)
+        seed_pipeline.load_image(p, plan.size)
     seed_decode_img_s = len(sample) / (time.perf_counter() - started)
     # each fold's every epoch decodes all images (train + validation) again, plus the out-of-fold prediction
     seed_decode_s = (plan.folds * plan.epochs + 1) * len(train) / seed_decode_img_s
@@ -311,9 +197,7 @@ def row_kfold(train, plan) -> tuple:
 
 
 def row_features(workdir: Path, plan) -> dict:
-    from harness import bench_features
-
-    result = dict(bench_features.measure(workdir, plan.quick))
+    result = dict(cached_features.measure(workdir, plan.quick))
     result.setdefault("figure", f"{result['ratio']:.1f}x")
     return result
 
@@ -340,60 +224,15 @@ def row_scaling(train, plan, kfold_4x_s) -> dict:
                prepare_seconds=prep, kfold_seconds=kfold, prepare_exponent=e_prep, kfold_exponent=e_kfold)
 
 
-# ---------------------------------------------------------------- report
-
-def machine() -> dict:
-    import keras
-
-    cpu = platform.processor()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0],
-            "keras": keras.__version__, "backend": keras.backend.backend(), "opencv": cv2.__version__,
-            "numpy": np.__version__, "loadavg_1min": os.getloadavg()[0]}
-
-
-def git_commit() -> str:
-    root = Path(__file__).resolve().parents[1]
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True).stdout.strip()
-        return head.stdout.strip() + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def table(rows) -> str:
-    lines = ["| # | comparison | measured | ratio | goal | met |", "| --- | --- | --- | --- | --- | --- |"]
-    for i, r in enumerate(rows, 1):
-        ratio = "-" if r.get("ratio") is None else f"{r['ratio']:.2f}"
-        met = {True: "yes", False: "NO", None: "-"}[r.get("met")]
-        lines.append(f"| {i} | {r['name']} | {r.get('figure', '')} | {ratio} | {r['goal']} | {met} |")
-    return "\n".join(lines)
-
-
-@contextmanager
-def _home(folder: Path):
-    """Point HARNESS_HOME at an emptied folder for the block, so the bench never touches real data."""
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    with paths.home_at(folder):
-        yield folder
-
-
 def run(quick=False, images=None, out=None) -> dict:
     """Run every row and write out/results.json (out: bench/ under the harness home)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     plan = Plan.make(quick, images)
     out = Path(out or paths.home() / "bench")
     started = time.perf_counter()
-    train, test = ensure_images(out / "images", plan.images, max(1, plan.images // 8), os.cpu_count() or 1)
+    train, test = photos.ensure_images(out / "images", plan.images, max(1, plan.images // 8), os.cpu_count() or 1)
     sizes = [p.stat().st_size for p in train + test]
     rows = []
-    with _home(out / "home") as home:
+    with report.scratch_home(out / "home") as home:
         prepare_row, cache = row_prepare(train, test, plan)
         rows.append(prepare_row)
         rows.append(row_feeder(cache, plan))
@@ -401,28 +240,14 @@ def run(quick=False, images=None, out=None) -> dict:
         rows.append(kfold_row)
         rows.append(row_features(home / "features", plan))
         rows.append(row_scaling(train, plan, kfold_s))
-    result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "commit": git_commit(), "machine": machine(), "quick": plan.quick, "plan": plan.__dict__,
-              "images": {"train": len(train), "test": len(test), "width": WIDTH, "height": HEIGHT,
-                         "mean_kb": float(np.mean(sizes) / 1024), "min_kb": min(sizes) / 1024,
-                         "max_kb": max(sizes) / 1024},
-              "rows": rows, "seconds": time.perf_counter() - started}
-    atomic.write_json(out / "results.json", _plain(result))
+        rows.append(step_efficiency.row(out / "images", len(train), home / "step", plan.quick))
+    result = report.write(out / "results.json", {
+        "quick": plan.quick, "plan": plan.__dict__,
+        "images": {"train": len(train), "test": len(test), "width": photos.WIDTH, "height": photos.HEIGHT,
+                   "mean_kb": float(np.mean(sizes) / 1024), "min_kb": min(sizes) / 1024, "max_kb": max(sizes) / 1024},
+        "rows": rows, "seconds": time.perf_counter() - started})
     print()
-    print(table(rows))
+    print(report.table(rows))
     print(f"\n{len(train) + len(test)} images of {np.mean(sizes) / 1024:.0f} KB on average; "
           f"{result['seconds']:.0f} s in all; written to {out / 'results.json'}")
     return result
-
-
-def _plain(obj):
-    """JSON-ready: numpy scalars to floats, tuples to lists, dict keys to strings."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, (np.floating, np.integer)):
-        return obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj

@@ -1,4 +1,4 @@
-"""The seed tutorials' input pipeline, kept as the k-fold baseline of `harness bench`.
+"""The seed tutorials' input pipeline, kept as the k-fold baseline of `make bench` (row 3).
 
 Every epoch, every image is opened with PIL, converted to RGB and resized again, one at a time, by a Python
 generator feeding `model.fit`: the same small-cnn, head, optimizer, folds and epochs as the harness.
