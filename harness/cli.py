@@ -2,6 +2,7 @@
 import argparse
 import sys
 
+from harness import executors
 from harness.errors import HarnessError
 
 RUN_OPTIONS = (
@@ -38,6 +39,7 @@ def parser() -> argparse.ArgumentParser:
     _run_options(prep, only=("--model", "--image-size", "--workers"))
     tr = sub.add_parser("train", help="train the folds of a run (resumes an unfinished one)")
     _run_options(tr)
+    executors.add_options(tr)
     tr.add_argument("--fold", type=int, default=None, help="train only this fold (0-based), e.g. one per machine")
     tr.add_argument("--run-id", default=None, help="the run to add to (default: resume or start one)")
     pr = sub.add_parser("predict", help="ensemble the finished folds of a run into a submission")
@@ -45,6 +47,7 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("--run-id", default=None, help="default: the latest run")
     sm = sub.add_parser("submit", help="every stage: download, prepare, train, predict, submit, score, rank")
     _run_options(sm)
+    executors.add_options(sm)
     sm.add_argument("--run-id", default=None)
     sm.add_argument("--upload", action="store_true", help="also submit the CSV to Kaggle (competitions only)")
     sm.add_argument("--message", default=None, help="the Kaggle submission message")
@@ -130,7 +133,7 @@ def run(args) -> int:
               f"{cache.size}px in {cache.folder} ({cache.decoded} decoded now, {len(cache.skipped)} reported)")
         return 0
     if args.command == "train":
-        run_, *_, results = pipeline.train(config_from(args), args.run_id, args.fold)
+        run_, *_, results = pipeline.train(config_from(args), args.run_id, args.fold, executors.from_args(args))
         for r in results:
             print(f"fold {r.fold + 1}: {r.status} {r.score:.4f}")
         print(f"run {run_.run_id} in {run_.folder}")
@@ -138,7 +141,8 @@ def run(args) -> int:
     if args.command == "predict":
         outcome = pipeline.predict_only(comp.name, args.run_id)
     else:
-        outcome = pipeline.submit(config_from(args), args.run_id, upload=args.upload, message=args.message)
+        outcome = pipeline.submit(config_from(args), args.run_id, upload=args.upload, message=args.message,
+                                  executor=executors.from_args(args))
     print()
     print(pipeline.summary(outcome))
     print()
