@@ -104,9 +104,14 @@ def test_a_killed_worker_s_fold_resumes_from_the_state_it_shipped(lab, capfd):
 
 
 def test_ctrl_c_cancels_the_fold_tasks(lab):
+    # Ctrl-C as in a terminal: a process started in the background (as a CI step may be) ignores SIGINT.
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
     interrupted, stop = _when(lambda: _workers("digits fold 1/2") and (_thread.interrupt_main() or True))
-    code = lab.submit("interrupted")
-    stop.set()
+    try:
+        code = lab.submit("interrupted")
+    finally:
+        stop.set()
+        signal.signal(signal.SIGINT, before)
     assert interrupted and code == 130
     deadline = time.monotonic() + 30
     while (_workers("digits fold 1/2") or _workers("digits fold 2/2")) and time.monotonic() < deadline:
