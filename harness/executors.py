@@ -1,5 +1,5 @@
 """Who trains a run's folds: here, one after another (the default), or as Ray tasks on every GPU of a machine or
-a cluster (harness/distributed.py). An executor is a callable with train_folds' signature; the options that
+a cluster (harness/distributed.py). An executor is a callable with in_process' signature; the options that
 choose one are not part of the run's configuration, so a run started one way resumes the other."""
 import argparse
 
