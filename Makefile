@@ -26,10 +26,11 @@ endif
 
 install: $(VENV)/.installed
 
-# Re-installs only when pyproject.toml changes.
+# Re-installs only when pyproject.toml changes. The extras are what the tests need: `dev`, and `ray` for
+# tests/test_distributed.py (skipped where Ray is absent); `pip install -e .` alone installs neither.
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,ray]'
 	touch $@
 
 submit: install

@@ -3,7 +3,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness import progress
+from harness import executors, progress
 from harness.errors import HarnessError
 
 RUN_OPTIONS = (
@@ -40,6 +40,7 @@ def parser() -> argparse.ArgumentParser:
     _run_options(prep, only=("--model", "--image-size", "--workers"))
     tr = sub.add_parser("train", help="train the folds of a run (resumes an unfinished one)")
     _run_options(tr)
+    executors.add_options(tr)
     tr.add_argument("--fold", type=int, default=None, help="train only this fold (0-based), e.g. one per machine")
     tr.add_argument("--run-id", default=None, help="the run to add to (default: resume or start one)")
     pr = sub.add_parser("predict", help="ensemble the finished folds of a run into a submission")
@@ -47,6 +48,7 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("--run-id", default=None, help="default: the latest run")
     sm = sub.add_parser("submit", help="every stage: download, prepare, train, predict, submit, score, rank")
     _run_options(sm)
+    executors.add_options(sm)
     sm.add_argument("--run-id", default=None, help="the run to resume or create (default: resume or start one)")
     sm.add_argument("--upload", action="store_true", help="also submit the CSV to Kaggle (competitions only)")
     sm.add_argument("--message", default=None, help="the Kaggle submission message")
@@ -57,6 +59,7 @@ def parser() -> argparse.ArgumentParser:
                     help="equal weights, or weights fitted on the runs' out-of-fold predictions")
     cmp = sub.add_parser("compare", help="train several models on the same folds and seed, blend them, rank them")
     _run_options(cmp, skip=("--model",))
+    executors.add_options(cmp)
     cmp.add_argument("--models", default=None, help="comma-separated models (default: the competition's "
                      "comparison set); a finished run with the same options is reused")
     cmp.add_argument("--time-budget", default=None, help="e.g. 90m or 2h: start no model once it is spent")
@@ -161,7 +164,7 @@ def run(args) -> int:
         from harness import compare, report
         names = compare.parse_models(args.models) if args.models else None
         budget = compare.parse_duration(args.time_budget) if args.time_budget else None
-        outcome = compare.compare(config_from(args), names, budget)
+        outcome = compare.compare(config_from(args), names, budget, executors.from_args(args))
         print()
         print(compare.format_summary(outcome))
         print()
@@ -181,7 +184,7 @@ def run(args) -> int:
               f"{cache.size}px in {cache.folder} ({cache.decoded} decoded now, {len(cache.skipped)} reported)")
         return 0
     if args.command == "train":
-        run_, *_, results = pipeline.train(config_from(args), args.run_id, args.fold)
+        run_, *_, results = pipeline.train(config_from(args), args.run_id, args.fold, executors.from_args(args))
         for r in results:
             print(f"fold {r.fold + 1}: {r.status} {r.score:.4f}")
         print(f"run {run_.run_id} in {run_.folder}")
@@ -189,7 +192,8 @@ def run(args) -> int:
     if args.command == "predict":
         outcome = pipeline.predict_only(comp.name, args.run_id)
     else:
-        outcome = pipeline.submit(config_from(args), args.run_id, upload=args.upload, message=args.message)
+        outcome = pipeline.submit(config_from(args), args.run_id, upload=args.upload, message=args.message,
+                                  executor=executors.from_args(args))
     print()
     print(pipeline.summary(outcome))
     print()

@@ -73,8 +73,9 @@ def parse_duration(text: str) -> float:
     return hours * 3600 + minutes * 60 + secs
 
 
-def compare(config: RunConfig, names=None, budget_s: Optional[float] = None) -> Comparison:
-    """Train (or reuse) one run per model with `config`'s folds, seed and options, then blend the finished ones."""
+def compare(config: RunConfig, names=None, budget_s: Optional[float] = None, executor=None) -> Comparison:
+    """Train (or reuse) one run per model with `config`'s folds, seed and options (folds trained by `executor`,
+    as in pipeline.train), then blend the finished ones."""
     started = time.perf_counter()
     comp = competition.get(config.competition)
     names = names or default_models(comp)
@@ -90,7 +91,7 @@ def compare(config: RunConfig, names=None, budget_s: Optional[float] = None) -> 
             continue
         progress.say(f"compare {n}/{len(names)}: {name}")
         began = time.perf_counter()
-        outcome = pipeline.submit(resolved)
+        outcome = pipeline.submit(resolved, executor=executor)
         entries.append(Entry(name, "resumed" if outcome.run.resumed else "trained", outcome.run,
                              time.perf_counter() - began))
     finished = [e.run.run_id for e in entries if e.run]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from harness import atomic, competition, cuts, download, folds, leaderboard, metrics, models, paths, plots
-from harness import predict, prepare, submission, timing
+from harness import executors, predict, prepare, submission, timing
 from harness.config import RunConfig
 from harness.errors import HarnessError
 from harness.runs import Run, open_run
@@ -49,32 +49,25 @@ def load_data(config: RunConfig):
     return comp, cache
 
 
-def train(config: RunConfig, run_id=None, only_fold=None):
-    """Train every fold of a run (or just `only_fold`); returns (run, comp, cache, fold assignment, results)."""
-    from harness import train as train_stage  # Keras is imported only once training starts
-
+def train(config: RunConfig, run_id=None, only_fold=None, executor=None):
+    """Train every fold of a run (or just `only_fold`) with `executor` (default: here, one after another);
+    returns (run, comp, cache, fold assignment, results)."""
     config = resolve(config)
     comp, cache = load_data(config)
     with timing.stage("prepare"):
         assignment = folds.load_or_make(comp, cache, config.folds, config.seed)
     run = open_run(config, run_id)
-    metric = metrics.get(comp.metric)
     wanted = range(config.folds) if only_fold is None else [only_fold]
-    if config.cached_features:
-        from harness import features
-        results = features.train_folds(run.folder, comp, cache, assignment, wanted, config, metric)
-    else:
-        results = [train_stage.train_fold(run.folder, comp, cache, assignment, f, config, metric)
-                   for f in timing.folds(wanted)]
+    results = (executor or executors.in_process)(run.folder, comp, cache, assignment, wanted, config)
     return run, comp, cache, assignment, results
 
 
-def submit(config: RunConfig, run_id=None, upload=False, message=None) -> Outcome:
+def submit(config: RunConfig, run_id=None, upload=False, message=None, executor=None) -> Outcome:
     started = time.perf_counter()
     timing.reset()
     if upload:
         _check_uploadable(competition.get(config.competition))  # before training, not after
-    run, comp, cache, assignment, results = train(config, run_id)
+    run, comp, cache, assignment, results = train(config, run_id, executor=executor)
     return finish(run, comp, cache, assignment, results, started, upload=upload, message=message)
 
 
