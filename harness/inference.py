@@ -115,10 +115,11 @@ class Ensemble:
                 return models.build(spec, config.image_size, comp.num_outputs, comp.task, comp.augment,
                                     config.seed + fold, weights="none", backbone_seed=config.seed)
         self.models = []
-        for fold in folds:
-            model = build(fold)
-            model.load_weights(train.fold_dir(run.folder, fold) / WEIGHTS)
-            self.models.append(model)
+        with backend.strategy_scope():  # every GPU of the notebook, as in training
+            for fold in folds:
+                model = build(fold)
+                model.load_weights(train.fold_dir(run.folder, fold) / WEIGHTS)
+                self.models.append(model)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         views = [(x, False)] + ([(x, True)] if self.tta else [])
