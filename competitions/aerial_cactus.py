@@ -33,6 +33,7 @@ COMP = register(Competition(
     list_train=list_train,
     list_test=list_test,
     sample_submission="sample_submission.csv",
+    file_id="name",
     image_size=32,  # the photos' own size: a small CNN at 32 px, not an ImageNet backbone at 224
     model="small-cnn",
     description="Aerial cactus identification (2019): P(has_cactus) of 32x32 aerial photos; ROC AUC.",

@@ -36,5 +36,8 @@ COMP = register(Competition(
     list_test=list_test,
     sample_submission="sample_submission.csv",
     augment=("flip", "rotate", "zoom", "contrast"),
+    file_id="stem",
+    code_competition=True,
+    test_folder="test_images",
     description="APTOS 2019 blindness detection: retinopathy grade 0-4, regressed then cut; quadratic kappa.",
 ))

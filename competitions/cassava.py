@@ -48,6 +48,9 @@ COMP = register(Competition(
     list_train=list_train,
     list_test=list_test,
     sample_submission="sample_submission.csv",
+    file_id="name",
+    code_competition=True,
+    test_folder="test_images",
     description="Cassava leaf disease classification (2020-21): integer codes 0-4, names in a JSON map; accuracy.",
     extra={"unused": "train_tfrecords/, test_tfrecords/ (the same images as TFRecords; the JPEGs are read)"},
 ))

@@ -68,5 +68,6 @@ register(Competition(
     augment=("rotate", "zoom", "shift"),  # a flipped digit is another glyph
     image_size=32,
     sample_submission="sample_submission.csv",
+    file_id="stem",
     description="scikit-learn's 1,797 handwritten digits (8x8, upscaled to 32x32); offline default.",
 ))

@@ -49,5 +49,6 @@ COMP = register(Competition(
     list_train=list_train,
     list_test=list_test,
     sample_submission="sample_submission.csv",
+    file_id="stem",
     description="Dog breed identification (2017): 120 breeds, one probability column each; multi-class log loss.",
 ))

@@ -55,5 +55,5 @@ for _name, _row in VARIANTS.items():
         model=PHOTO_MODEL,
         name=_name, source=Source("competition", _row["slug"]), task="binary", classes=CLASSES,
         metric=_row["metric"], label_format=_row["label_format"],
-        list_train=list_train, list_test=test_lister(_row["test"]), sample_submission=_row["sample"],
+        list_train=list_train, list_test=test_lister(_row["test"]), sample_submission=_row["sample"], file_id="stem",
         clip=_row.get("clip", (0.0, 1.0)), description=_row["description"]))

@@ -32,6 +32,7 @@ COMP = register(Competition(
     list_train=list_train,
     list_test=list_test,
     sample_submission="sample_submission.csv",
+    file_id="stem",
     augment=("flip", "rotate", "zoom", "contrast"),  # no shift: the label is about the patch's centre
     image_size=96,  # the patches' own size
     description="Histopathologic cancer detection (2019): P(tumour) of 96x96 TIFF patches; ROC AUC.",

@@ -34,5 +34,6 @@ COMP = register(Competition(
     list_train=list_train,
     list_test=list_test,
     sample_submission="sample_submission.csv",
+    file_id="name",
     description="Plant seedlings classification (2018): 12 species, named with spaces; micro-F1.",
 ))

@@ -20,6 +20,7 @@ def atomic_path(path, suffix: str = ".tmp"):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.fchmod(fd, 0o666 & ~umask())  # mkstemp makes it 0600; the file should read like any other tool's output
     os.close(fd)
     try:
         yield Path(tmp)
@@ -34,6 +35,18 @@ def atomic_path(path, suffix: str = ".tmp"):
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def umask() -> int:
+    """The process's file-creation mask, read without changing it (os.umask can only be read by setting it,
+    which would briefly loosen it for every other thread)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            return next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):  # no /proc (macOS) or a kernel before 4.7
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return mask
 
 
 def write_bytes(path, data: bytes) -> None:

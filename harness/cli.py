@@ -46,12 +46,27 @@ def parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("predict", help="ensemble the finished folds of a run into a submission")
     pr.add_argument("competition")
     pr.add_argument("--run-id", default=None, help="default: the latest run")
+    pr.add_argument("--images", default=None, help="predict every image of this folder from the run folder alone "
+                    "(no image cache, no Kaggle), ids from the file names; needs --out")
+    pr.add_argument("--out", default=None, help="with --images: the CSV to write")
+    pr.add_argument("--workers", type=int, default=None, help="with --images: decode processes (default: every core)")
     sm = sub.add_parser("submit", help="every stage: download, prepare, train, predict, submit, score, rank")
     _run_options(sm)
     executors.add_options(sm)
     sm.add_argument("--run-id", default=None, help="the run to resume or create (default: resume or start one)")
     sm.add_argument("--upload", action="store_true", help="also submit the CSV to Kaggle (competitions only)")
     sm.add_argument("--message", default=None, help="the Kaggle submission message")
+    pk = sub.add_parser("package", help="a run as a Kaggle dataset and inference kernel for a code competition; "
+                        "--push runs it on Kaggle and submits")
+    pk.add_argument("competition")
+    pk.add_argument("--run-id", default=None, help="default: the latest run")
+    pk.add_argument("--owner", default=None, help="the Kaggle user owning the dataset and kernel (default: the "
+                    "logged-in user)")
+    pk.add_argument("--dataset", default=None, help="the dataset's and kernel's name (default: COMP-RUN)")
+    pk.add_argument("--push", action="store_true", help="upload the dataset, push and run the kernel, submit its "
+                    "output and record the public score")
+    pk.add_argument("--message", default=None, help="with --push: the dataset version's notes and the submission's "
+                    "message")
     bl = sub.add_parser("blend", help="combine finished runs' test predictions into a new scored submission")
     bl.add_argument("competition")
     bl.add_argument("runs", nargs="+", metavar="RUN", help="run ids (see harness leaderboard)")
@@ -155,6 +170,12 @@ def run(args) -> int:
         from harness import report
         print(f"report: {report.write(comp.name)}")
         return 0
+    if args.command == "predict" and (args.images is None) != (args.out is None):
+        raise HarnessError(f"--images and --out go together: predict the images of a folder into a CSV. Received: "
+                           f"{'--images' if args.images else '--out'} alone")
+    if args.command == "package" and args.message and not args.push:
+        raise HarnessError("--message goes with --push (it names the dataset version and the submission). "
+                           "Received: --message without --push")
     from harness import backend
 
     backend.quiet_start()
@@ -171,6 +192,13 @@ def run(args) -> int:
         print(leaderboard.format_table(comp.name))
         print(f"report: {report.write(comp.name)}")
         return 0
+    if args.command == "predict" and args.images:
+        from harness import inference
+        result = inference.predict_folder(comp, args.run_id, args.images, args.out, args.workers)
+        print(inference.summary(result))
+        return 0
+    if args.command == "package":
+        return _package(comp, args)
     if args.command == "blend":
         from harness import blend
         print(blend.format_summary(blend.blend(comp.name, args.runs, args.method)))
@@ -217,12 +245,29 @@ def _checkout_benchmarks():
     return benchmarks
 
 
+def _package(comp, args) -> int:
+    from harness import leaderboard, package
+
+    built = package.build(comp, args.run_id, args.owner, args.dataset)
+    print(f"dataset {built.dataset_ref}: {built.dataset}")
+    print(f"kernel {built.kernel_ref}: {built.kernel}")
+    if not args.push:
+        return 0
+    state = package.push(comp, built, args.message or f"kaggle-harness {built.run.run_id}")
+    print()
+    print(leaderboard.format_table(comp.name))
+    return 1 if state["status"] == "error" else 0  # Kaggle could not score the kernel's output
+
+
 def _info(comp) -> int:
     from harness import download, metrics, paths, submission
 
     metric = metrics.get(comp.metric)
     print(f"{comp.name}: {comp.description}")
     print(f"  source:     {comp.source.kind} {comp.source.slug} {comp.source.url}".rstrip())
+    if comp.code_competition:
+        print(f"  code:       a code competition: Kaggle runs a notebook on hidden test images ({comp.test_folder}/); "
+              f"submit a run with `harness package {comp.name} --run-id RUN --push`")
     print(f"  task:       {comp.task} ({len(comp.classes)} classes)")
     shown = comp.classes if len(comp.classes) <= 20 else (*comp.classes[:12], f"... ({len(comp.classes)} in all)")
     print(f"  classes:    {', '.join(shown)}")

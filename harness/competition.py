@@ -10,6 +10,8 @@ from harness.registry import Registry
 TASKS = ("binary", "multiclass", "multilabel", "ordinal")  # ordinal: integer grades 0..K-1, regressed
 AUGMENTATIONS = ("flip", "rotate", "zoom", "shift", "contrast")
 PHOTO_MODEL = "efficientnet-b0"  # the default model for real photographs (ImageNet transfer)
+# How a test image's file name gives its submission id, where it does (`harness predict --images`).
+FILE_IDS = {"stem": lambda path: Path(path).stem, "name": lambda path: Path(path).name}
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,9 @@ class Competition:
     clip: tuple = (0.0, 1.0)  # probabilities written are clipped to this range (log loss: never be that sure)
     description: str = ""
     extra: dict = field(default_factory=dict)  # free-form module facts shown by `harness info`
+    file_id: Optional[str] = None  # a key of FILE_IDS; None: ids are not file names (no `predict --images`)
+    code_competition: bool = False  # Kaggle grades a notebook's output on hidden test images (`harness package`)
+    test_folder: str = ""  # code competitions: the test images' folder in the data a notebook sees
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -67,6 +72,13 @@ class Competition:
                              f"Received: label_format={self.label_format!r}")
         if self.task == "binary" and len(self.classes) != 2:
             raise ValueError(f"{self.name}: a binary task has exactly 2 classes. Received: {self.classes}")
+        if self.file_id is not None and self.file_id not in FILE_IDS:
+            raise ValueError(f"{self.name}: file_id must be one of {sorted(FILE_IDS)} or None. "
+                             f"Received: file_id={self.file_id!r}")
+        if self.code_competition and not (self.test_folder and self.file_id):
+            raise ValueError(f"{self.name}: a code competition declares its test_folder and file_id, which a "
+                             f"Kaggle notebook needs to find and name the hidden test images. Received: "
+                             f"test_folder={self.test_folder!r}, file_id={self.file_id!r}")
         bad = set(self.augment) - set(AUGMENTATIONS)
         if bad:
             raise ValueError(f"{self.name}: unknown augmentation {sorted(bad)}; known: {AUGMENTATIONS}")
@@ -75,6 +87,14 @@ class Competition:
     def format(self) -> formats.Format:
         """The submission format object that writes, checks and reads this competition's CSV."""
         return formats.get(self.label_format)
+
+    def test_id(self, path) -> str:
+        """The submission id of the test image at `path`, from its file name (see `file_id`)."""
+        if self.file_id is None:
+            raise HarnessError(f"{self.name} does not name its test images by file (its ids come from its "
+                               f"listing), so a folder of images cannot be predicted on its own; use `harness "
+                               f"predict {self.name}` on the downloaded test set.")
+        return FILE_IDS[self.file_id](path)
 
     @property
     def num_outputs(self) -> int:

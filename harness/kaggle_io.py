@@ -23,7 +23,10 @@ RATE_LIMIT_CAP_S = 30.0  # never wait longer than this between attempts, whateve
 SETTINGS_URL = "https://www.kaggle.com/settings"
 LOGIN_HELP = ("log in with one of: KAGGLE_API_TOKEN (or a token in ~/.kaggle/access_token), ~/.kaggle/kaggle.json, "
               f"or KAGGLE_USERNAME + KAGGLE_KEY; create a token at {SETTINGS_URL}")
-_sleep = time.sleep  # tests replace this to keep backoff instant
+DATASET_TIMEOUT_S, DATASET_POLL_S = 1800.0, 10.0  # Kaggle processes a new dataset version in minutes
+KERNEL_TIMEOUT_S, KERNEL_POLL_S = 9 * 3600.0, 30.0  # a notebook session may run up to nine hours
+KERNEL_DONE = ("complete", "error", "cancel_acknowledged")
+_sleep = time.sleep  # tests replace this to keep backoff and polling instant
 
 
 def download(source, dest: Path) -> Path:
@@ -39,8 +42,8 @@ def download(source, dest: Path) -> Path:
     return dest
 
 
-def upload(slug: str, csv_path: Path, message: str) -> None:
-    """Upload a submission file to competition `slug`; Kaggle scores it later (see wait_for_score)."""
+def upload(slug: str, csv_path: Path, message: str) -> int:
+    """Upload a submission file to competition `slug`; returns its ref (Kaggle scores it later: wait_for_score)."""
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise HarnessError(f"Cannot upload {csv_path}: no such file; write the submission first.")
@@ -52,26 +55,35 @@ def upload(slug: str, csv_path: Path, message: str) -> None:
     if text == api.COMPETITION_SUBMIT_UPLOAD_FAILED_MESSAGE:
         raise HarnessError(f"Kaggle did not accept the upload of {csv_path} to competition {slug} ({text}); "
                            f"check the daily submission limit on {_competition(slug).url}, then try again.")
+    return _submission_ref(result, slug)
 
 
-def latest_submission(slug: str) -> dict:
-    """The newest submission to `slug` as {status, public_score, error, description}."""
+def submission_state(slug: str, ref: int) -> dict:
+    """Submission `ref` of `slug` as {status, public_score, error, description}: that one, whatever else was
+    submitted since (two uploads at once must not record each other's score)."""
     api = _api()
     subs = _call(lambda: api.competition_submissions(slug), f"listing submissions of {slug}", _competition(slug))
-    subs = [s for s in (subs or []) if s is not None]
-    if not subs:
-        raise HarnessError(f"Competition {slug} lists no submissions from this account; upload one first.")
-    return _submission_state(subs[0])
+    sub = next((s for s in subs or [] if s is not None and getattr(s, "ref", None) == ref), None)
+    if sub is None:
+        raise HarnessError(f"Competition {slug} does not list submission {ref} among this account's latest "
+                           f"submissions; see {_competition(slug).url}/submissions.")
+    return _submission_state(sub)
 
 
-def wait_for_score(slug: str, timeout_s: float = 600.0, poll_s: float = 10.0) -> dict:
-    """Poll the newest submission until Kaggle has scored or rejected it, or `timeout_s` passes; returns its state."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        state = latest_submission(slug)
-        if state["status"] != "pending" or time.monotonic() >= deadline:
-            return state
-        _sleep(max(0.0, min(poll_s, deadline - time.monotonic())))
+def wait_for_score(slug: str, ref: int, timeout_s: float = 600.0, poll_s: float = 10.0) -> dict:
+    """Poll submission `ref` until Kaggle has scored or rejected it, or `timeout_s` passes; returns its state."""
+    return _wait(lambda: submission_state(slug, ref), lambda state: state["status"] != "pending", timeout_s, poll_s,
+                 f"submission {ref}", show=lambda state: state["status"])
+
+
+def _submission_ref(result, slug: str) -> int:
+    """The ref Kaggle gave a new submission, which the listing is matched on."""
+    ref = getattr(result, "ref", None)
+    if not ref:
+        raise HarnessError(f"Kaggle accepted a submission to {slug} but returned no reference for it "
+                           f"({scrub(getattr(result, 'message', '') or 'no message')}); see "
+                           f"{_competition(slug).url}/submissions.")
+    return int(ref)
 
 
 def _submission_state(sub) -> dict:
@@ -93,6 +105,124 @@ def scrub(text: str) -> str:
     for secret in sorted(_secrets(), key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
+
+
+# --- code competitions: a dataset, a kernel that reads it, a submission of the kernel's output -------
+
+def username() -> str:
+    """The Kaggle user the credentials belong to (the owner of datasets and kernels pushed with them)."""
+    api = _api()
+    name = api.config_values.get(api.CONFIG_NAME_USER)
+    if not name:
+        raise HarnessError(f"The Kaggle credentials name no user; {LOGIN_HELP}.")
+    return name
+
+
+def push_dataset(folder: Path, notes: str) -> str:
+    """Create the dataset described by folder/dataset-metadata.json, or add a version to it when it exists, and
+    wait until Kaggle has processed the files; returns "created" or "new version"."""
+    ref = atomic.read_json(Path(folder) / "dataset-metadata.json")["id"]
+    source, api = _dataset(ref), _api()
+    exists = _call(lambda: _dataset_status(api, ref), f"looking up dataset {ref}", source) is not None
+    with _client_progress(f"upload {ref}"):
+        if exists:
+            result = _call(lambda: api.dataset_create_version(str(folder), notes, quiet=False),
+                           f"uploading a new version of dataset {ref}", source)
+        else:
+            result = _call(lambda: api.dataset_create_new(str(folder), public=False, quiet=False),
+                           f"creating dataset {ref}", source)
+    if getattr(result, "error", None):
+        raise HarnessError(f"Kaggle refused {'a new version of' if exists else 'to create'} dataset {ref} "
+                           f"({scrub(result.error)}); pass another name with --dataset, or delete the old dataset "
+                           f"at {source.url}.")
+    status = _wait(lambda: _call(lambda: _dataset_status(api, ref), f"checking dataset {ref}", source) or "pending",
+                   lambda status: status in ("ready", "failed"), DATASET_TIMEOUT_S, DATASET_POLL_S, f"dataset {ref}")
+    if status != "ready":
+        raise HarnessError(f"Kaggle has not made dataset {ref} ready (status {status}); open {source.url} to see "
+                           f"why, then push again.")
+    return "new version" if exists else "created"
+
+
+def push_kernel(folder: Path) -> int:
+    """Push the kernel in `folder` (kernel-metadata.json and its code file); Kaggle runs it. Returns its version."""
+    ref = atomic.read_json(Path(folder) / "kernel-metadata.json")["id"]
+    api = _api()
+    result = _call(lambda: api.kernels_push(str(folder)), f"pushing kernel {ref}", None)
+    if getattr(result, "error", None):
+        raise HarnessError(f"Kaggle refused kernel {ref}: {scrub(result.error)}.")
+    for slug in result.invalid_competition_sources or []:
+        raise HarnessError(f"Kaggle would not attach competition {slug} to kernel {ref}: accept its rules at "
+                           f"{_competition(slug).url}/rules, then push again.")
+    for dataset in result.invalid_dataset_sources or []:
+        raise HarnessError(f"Kaggle would not attach dataset {dataset} to kernel {ref}: check that "
+                           f"{_dataset(dataset).url} exists for this account and has finished processing, then push "
+                           f"again.")
+    return int(result.version_number or 0)
+
+
+def wait_for_kernel(ref: str, timeout_s: float = KERNEL_TIMEOUT_S) -> dict:
+    """Poll kernel `ref` until its run ends (or `timeout_s` passes), saying its status: {status, failure}."""
+    api = _api()
+
+    def state():
+        result = _call(lambda: api.kernels_status(ref), f"checking kernel {ref}", None)
+        status = getattr(getattr(result, "status", None), "name", str(getattr(result, "status", ""))).lower()
+        return {"status": status, "failure": getattr(result, "failure_message", None) or None}
+    return _wait(state, lambda s: s["status"] in KERNEL_DONE, timeout_s, KERNEL_POLL_S, f"kernel {ref}",
+                 show=lambda s: s["status"])
+
+
+def kernel_output(ref: str, dest: Path) -> Path:
+    """Download what kernel `ref`'s last run wrote (and its log, <slug>.log) into `dest`."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    api = _api()
+    _call(lambda: api.kernels_output(ref, str(dest), force=True, quiet=True), f"downloading the output of kernel "
+          f"{ref}", None)
+    return dest
+
+
+def submit_code(slug: str, kernel: str, version: int, file_name: str, message: str) -> int:
+    """Submit `file_name` as written by version `version` of kernel `kernel` to code competition `slug`; Kaggle
+    reruns the kernel on the hidden test images. Returns the submission's ref (see wait_for_score)."""
+    api = _api()
+    result = _call(lambda: api.competition_submit_code(file_name, message, slug, kernel=kernel, kernel_version=version,
+                                                       quiet=True),
+                   f"submitting kernel {kernel} to competition {slug}", _competition(slug))
+    return _submission_ref(result, slug)
+
+
+def _dataset_status(api, ref: str):
+    """A dataset's processing status ("ready", "failed", ...), or None when Kaggle has no such dataset."""
+    import requests
+    try:
+        return api.dataset_status(ref)
+    except requests.HTTPError as e:
+        if _status(e) == 404:
+            return None
+        raise
+
+
+def _dataset(ref: str):
+    from harness.competition import Source
+    return Source("dataset", ref)
+
+
+def _wait(poll, done, timeout_s: float, poll_s: float, what: str, show=str):
+    """Call `poll` until `done(state)` or `timeout_s` passes, saying each new state; returns the last state."""
+    started = time.monotonic()
+    deadline, last = started + timeout_s, None
+    with progress.bar(desc=what, unit="poll") as bar:
+        while True:
+            state = poll()
+            bar.update(1)
+            if show(state) != last:
+                last = show(state)
+                bar.set_postfix_str(last, refresh=False)  # drawn with the next update, after the bar's delay
+                progress.say(f"kaggle: {what} {last} after {time.monotonic() - started:.0f}s")
+            if done(state) or time.monotonic() >= deadline:
+                return state
+            _sleep(max(0.0, min(poll_s, deadline - time.monotonic())))
 
 
 # --- the public leaderboard --------------------------------------------------------------------

@@ -120,13 +120,14 @@ def score(comp, cache, run_id: str, folder, oof, test):
     and score it: (csv, OOF score as if submitted, hidden-test scores)."""
     metric = metrics.get(comp.metric)
     y = metrics.truth(comp, cache.train_labels)
-    cut = cuts.fit(comp, oof, y, metric)
+    cuts.save(folder, cuts.fit(comp, oof, y, metric))
+    cut = cuts.load(folder)  # as saved, which is what `harness predict --images` applies: both CSVs agree
+    predict.save_fallback(folder, comp, cache)
     raw = paths.raw_dir(comp.name)
     csv_path = submission.write(comp, cache.test_ids, test, paths.submissions_dir(comp.name) / f"{run_id}.csv",
                                 cut, raw_dir=raw)
     atomic.save_npy(folder / "oof.npy", oof)
     atomic.save_npy(folder / "test.npy", test)
-    cuts.save(folder, cut)
     scored = ~np.isnan(oof).any(axis=1)
     test_scores = {}
     if comp.solution is not None:
@@ -146,8 +147,12 @@ def _upload(comp, run, csv_path, message):
     from harness import kaggle_io
 
     started = time.perf_counter()
-    kaggle_io.upload(comp.source.slug, csv_path, message or f"kaggle-harness {run.run_id}")
-    state = kaggle_io.wait_for_score(comp.source.slug)
+    ref = kaggle_io.upload(comp.source.slug, csv_path, message or f"kaggle-harness {run.run_id}")
+    record_public(comp, run, kaggle_io.wait_for_score(comp.source.slug, ref), started)
+
+
+def record_public(comp, run, state: dict, started: float) -> None:
+    """Put what Kaggle said of a run's submission on its leaderboard row, and say it."""
     leaderboard.set_public(comp.name, run.run_id, state.get("public_score"), state.get("error"))
     print(f"kaggle: submission {state.get('status')} after {time.perf_counter() - started:.0f}s; "
           f"public score {state.get('public_score')}"
@@ -159,6 +164,10 @@ def _check_uploadable(comp):
         kind = f"Kaggle {comp.source.kind}" if comp.source.kind == "dataset" else f"{comp.source.kind} source"
         raise HarnessError(f"{comp.name} comes from a {kind}, not a Kaggle competition: there is nothing to "
                            f"upload to. Drop --upload.")
+    if comp.code_competition:
+        raise HarnessError(f"{comp.name} is a code competition: Kaggle grades a notebook's output on hidden test "
+                           f"images, not an uploaded CSV. Drop --upload, then submit the run with `harness package "
+                           f"{comp.name} --run-id RUN --push`.")
 
 
 def summary(outcome: Outcome) -> str:

@@ -1,9 +1,13 @@
 """Ensemble the finished folds: out-of-fold predictions for scoring, averaged test predictions to submit."""
+from pathlib import Path
+
 import numpy as np
 
 from harness.errors import HarnessError
-from harness import metrics
+from harness import atomic, metrics
 from harness.train import fold_dir
+
+FALLBACK = "fallback.json"
 
 
 def ensemble(run_folder, comp, cache, folds, results):
@@ -32,3 +36,12 @@ def prior(comp, cache) -> np.ndarray:
     if comp.num_outputs == 1:  # binary: P(classes[1]); ordinal: the mean grade
         return np.array([y.mean()], dtype="float32")
     return (np.bincount(y, minlength=len(comp.classes)) / len(y)).astype("float32")
+
+
+def save_fallback(folder: Path, comp, cache) -> None:
+    """Keep the fallback prediction with the run: `harness predict --images` has no training labels to compute it."""
+    atomic.write_json(Path(folder) / FALLBACK, {"fallback": [float(v) for v in prior(comp, cache)]})
+
+
+def load_fallback(folder: Path) -> np.ndarray:
+    return np.asarray(atomic.read_json(Path(folder) / FALLBACK)["fallback"], dtype="float32")

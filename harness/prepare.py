@@ -127,7 +127,7 @@ def _build(comp, folder: Path, size: int, workers, max_pixels) -> None:
     report, files, hashes = [], {}, {}
     results = {}
     workers = workers or os.cpu_count() or 1
-    with _pool(workers, len(train_items) + len(test_items)) as pool:  # one pool for both splits
+    with decode_pool(workers, len(train_items) + len(test_items)) as pool:  # one pool for both splits
         for split, items in (("train", train_items), ("test", test_items)):
             results[split] = _decode_split(items, folder / f"{split}.npy", size, workers, max_pixels, split, pool)
             files[f"{split}.npy"] = (folder / f"{split}.npy").stat().st_size
@@ -171,7 +171,7 @@ def _build(comp, folder: Path, size: int, workers, max_pixels) -> None:
 
 
 @contextlib.contextmanager
-def _pool(workers: int, n: int):
+def decode_pool(workers: int, n: int):
     """Decode processes, or None when the set is small enough that starting them would cost more."""
     if n < INLINE_BELOW or workers == 1:
         yield None
@@ -186,15 +186,15 @@ def _decode_split(items, out: Path, size, workers, max_pixels, split, pool=None)
     with atomic.atomic_path(out) as tmp:
         array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(items), size, size, 3))
         del array  # workers open the file themselves; each writes its own rows
-        chunks = _chunks(len(items), workers)
+        chunks = row_chunks(len(items), workers)
         bar = progress.bar(total=len(items), desc=f"decode {split}", unit="img")
         results = [None] * len(items)
         if pool is None:
             for start, stop in chunks:
-                results[start:stop] = _decode_rows(str(tmp), paths_, start, stop, size, max_pixels)
+                results[start:stop] = decode_rows(str(tmp), paths_, start, stop, size, max_pixels)
                 bar.update(stop - start)
         else:
-            futures = {pool.submit(_decode_rows, str(tmp), paths_, a, b, size, max_pixels): (a, b)
+            futures = {pool.submit(decode_rows, str(tmp), paths_, a, b, size, max_pixels): (a, b)
                        for a, b in chunks}
             for future in as_completed(futures):
                 a, b = futures[future]
@@ -204,7 +204,7 @@ def _decode_split(items, out: Path, size, workers, max_pixels, split, pool=None)
     return results
 
 
-def _decode_rows(npy: str, paths_, start: int, stop: int, size: int, max_pixels):
+def decode_rows(npy: str, paths_, start: int, stop: int, size: int, max_pixels):
     """Worker: decode paths_[start:stop] into rows start..stop of the shared array file."""
     array = np.load(npy, mmap_mode="r+")
     out = []
@@ -222,7 +222,7 @@ def _decode_rows(npy: str, paths_, start: int, stop: int, size: int, max_pixels)
     return out  # no flush (msync) per chunk: the page cache is shared, and the final rename fsyncs the file
 
 
-def _chunks(n: int, workers: int):
+def row_chunks(n: int, workers: int):
     """Contiguous row ranges, a few per worker so the slowest chunk does not hold up the rest."""
     step = max(1, min(256, -(-n // (workers * 4))))
     return [(a, min(a + step, n)) for a in range(0, n, step)]

@@ -36,6 +36,7 @@ DEFAULT_MESSAGES = {401: "Unauthenticated", 403: RULES_MESSAGE, 404: "Not found"
 COMPETITIONS = "competitions.CompetitionApiService"
 SLOW_PIECE_S = 0.05  # a slow download sends a piece of its body this often
 DATASETS = "datasets.DatasetApiService"
+KERNEL_LOG = '[{"stream_name":"stdout","time":1.5,"data":"harness kernel: packages: tensorflow\\n"}]'
 
 
 def make_zip(files: dict) -> bytes:
@@ -78,9 +79,15 @@ class FakeKaggle:
         self.results = {}  # slug -> {"public_score", "error", "pending_polls"}
         self.submissions = {}  # slug -> [submission dicts], newest first
         self.uploads = {}  # token -> bytes
+        self.blobs = {}  # token -> file name, for uploads started with StartBlobUpload (dataset files)
+        self.datasets = {}  # "owner/slug" -> [{file name: bytes}], one dict per version
+        self.dataset_errors = {}  # slug -> the error CreateDataset answers with
+        self.kernels = {}  # "owner/slug" -> [SaveKernel bodies], one per version
+        self.kernel_runs = {}  # kernel slug -> how its runs end (see set_kernel_run)
         self.log = []  # [{"verb", "path", "method", "body"}]
         self._lock = threading.Lock()
         self._refs = itertools.count(1001)
+        self._tokens = itertools.count(1)
         self._server = None
 
     # --- configuring -------------------------------------------------------------------------
@@ -115,6 +122,17 @@ class FakeKaggle:
     def set_result(self, slug: str, public_score=None, error=None, pending_polls: int = 1) -> None:
         """How Kaggle scores uploads to `slug`: pending for `pending_polls` listings, then a score or an error."""
         self.results[slug] = {"public_score": public_score, "error": error, "pending_polls": pending_polls}
+
+    def refuse_dataset(self, slug: str, error: str) -> None:
+        """Answer CreateDataset for `slug` with `error`, as Kaggle does for a title or slug already in use."""
+        self.dataset_errors[slug] = error
+
+    def set_kernel_run(self, slug: str, status: str = "COMPLETE", files=None, log: str = KERNEL_LOG, failure=None,
+                       running_polls: int = 1) -> None:
+        """How runs of kernel `slug` end: RUNNING for `running_polls` status checks, then `status` (COMPLETE or
+        ERROR, with `failure`), leaving `files` {name: bytes} and `log` (Kaggle's JSON list of stream records)."""
+        self.kernel_runs[slug] = {"status": status, "files": files or {}, "log": log, "failure": failure,
+                                  "running_polls": running_polls}
 
     def calls(self, method=None) -> list:
         """Logged requests, optionally only those to API method `method` (e.g. "DownloadDataFiles")."""
@@ -179,6 +197,41 @@ class FakeKaggle:
                "_polls_left": result["pending_polls"], "_result": result}
         self.submissions.setdefault(slug, []).insert(0, sub)
         return {"message": "Successfully submitted to " + slug, "ref": sub["ref"]}
+
+    def new_token(self) -> str:
+        return f"blob-{next(self._tokens)}"
+
+    def dataset_version(self, ref: str, files: list) -> dict:
+        """Record a new version of dataset `ref` made of uploaded blobs [{token, ...}]; returns Kaggle's answer."""
+        self.datasets.setdefault(ref, []).append({self.blobs[f["token"]]: self.uploads[f["token"]] for f in files})
+        return {"ref": ref, "url": f"https://www.kaggle.com/datasets/{ref}", "status": "ok", "error": None}
+
+    def save_kernel(self, body: dict) -> dict:
+        """Record a pushed kernel version; sources Kaggle would refuse come back as invalid, as Kaggle answers."""
+        ref = body["slug"]
+        bad_competitions = [c for c in body.get("competitionDataSources", []) if c in self.rules_required]
+        bad_datasets = [d for d in body.get("datasetDataSources", []) if d not in self.datasets]
+        if bad_competitions or bad_datasets:
+            return {"ref": "", "url": "", "invalidCompetitionSources": bad_competitions,
+                    "invalidDatasetSources": bad_datasets}
+        self.kernels.setdefault(ref, []).append(body)
+        run = self.kernel_runs.setdefault(ref.split("/")[1], {"status": "COMPLETE", "files": {}, "log": KERNEL_LOG,
+                                                              "failure": None, "running_polls": 0})
+        run["_polls_left"] = run["running_polls"]
+        for name, data in run["files"].items():
+            self.files[f"/files/kernels/{ref}/{name}"] = data
+        return {"ref": f"/code/{ref}", "url": f"https://www.kaggle.com/code/{ref}",
+                "versionNumber": len(self.kernels[ref])}
+
+    def kernel_status(self, ref: str):
+        """RUNNING while polls are left, then how the run was set to end; None for a kernel never pushed."""
+        if ref not in self.kernels:
+            return None
+        run = self.kernel_runs[ref.split("/")[1]]
+        if run["_polls_left"] > 0:
+            run["_polls_left"] -= 1
+            return {"status": "RUNNING"}
+        return {"status": run["status"], "failureMessage": run["failure"]}
 
     def list_submissions(self, slug: str) -> dict:
         """Submissions newest first, each advancing from PENDING to COMPLETE or ERROR as it is polled."""
@@ -299,14 +352,48 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "DownloadDataset":
             owner, name = body.get("ownerSlug"), body.get("datasetSlug")
             return self._redirect(f"/files/datasets/{owner}/{name}/{name}.zip")
-        if method == "StartSubmissionUpload":
-            token = f"blob-{len(self.fake.uploads) + 1}"
+        if method in ("StartSubmissionUpload", "StartBlobUpload"):
+            token = self.fake.new_token()
+            self.fake.blobs[token] = body.get("name", "")
             return self._json({"token": token, "createUrl": f"http://localhost/upload/{token}"})
         if method == "CreateSubmission":
             return self._json(self.fake.submit(slug, body))
         if method == "ListSubmissions":
             return self._json(self.fake.list_submissions(slug))
+        if method in ("GetDatasetStatus", "CreateDataset", "CreateDatasetVersion"):
+            return self._dataset(method, body)
+        if method in ("SaveKernel", "GetKernelSessionStatus", "ListKernelSessionOutput"):
+            return self._kernel(method, body)
+        if method == "CreateCodeSubmission":
+            if f"{body.get('kernelOwner')}/{body.get('kernelSlug')}" not in self.fake.kernels:
+                return self._error(404, "Kernel not found")
+            return self._json(self.fake.submit(slug, body))
         self._error(404, f"The fake Kaggle does not implement {path}")
+
+    def _dataset(self, method: str, body: dict) -> None:
+        ref = f"{body.get('ownerSlug')}/{body.get('datasetSlug') or body.get('slug')}"
+        if method == "CreateDataset":
+            if body["slug"] in self.fake.dataset_errors:
+                return self._json({"status": "error", "error": self.fake.dataset_errors[body["slug"]]})
+            return self._json(self.fake.dataset_version(ref, body.get("files", [])))
+        if ref not in self.fake.datasets:
+            return self._error(404)
+        if method == "GetDatasetStatus":
+            return self._json({"status": "READY"})
+        self._json(self.fake.dataset_version(ref, body["body"].get("files", [])))
+
+    def _kernel(self, method: str, body: dict) -> None:
+        if method == "SaveKernel":
+            return self._json(self.fake.save_kernel(body))
+        ref = f"{body.get('userName')}/{body.get('kernelSlug')}"
+        status = self.fake.kernel_status(ref) if method == "GetKernelSessionStatus" else ref in self.fake.kernels
+        if not status:
+            return self._error(404, "Kernel not found")
+        if method == "GetKernelSessionStatus":
+            return self._json(status)
+        run = self.fake.kernel_runs[ref.split("/")[1]]
+        self._json({"files": [{"fileName": name, "url": f"http://localhost/files/kernels/{ref}/{name}"}
+                              for name in run["files"]], "log": run["log"]})
 
     def _redirect(self, file_path: str) -> None:
         """Answer a download the way Kaggle does: a redirect to the file, or 404 for an unknown slug."""

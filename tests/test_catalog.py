@@ -3,7 +3,7 @@ import keras
 
 from harness import catalog, models
 from harness.cli import main
-from test_models import tiny_transfer_spec
+from conftest import tiny_transfer_spec
 
 
 def test_parameters_are_counted_without_initialising_and_match_a_built_model():

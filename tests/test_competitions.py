@@ -73,6 +73,15 @@ def test_every_kaggle_competition_submits_in_its_own_format(name, fake, tiny_mod
         assert len(cuts) == len(comp.classes) - 1 and cuts == sorted(cuts)
 
 
+@pytest.mark.parametrize("name", [n for n in KAGGLE if competition.get(n).file_id])
+def test_test_ids_are_the_file_names_where_declared(name, fake):
+    """`harness predict --images` names hidden test images by file_id: it must give the ids the listing gives."""
+    layouts.serve(fake, name)
+    comp = competition.get(name)
+    items = comp.list_test(download.fetch(comp))
+    assert items and [comp.test_id(i.path) for i in items] == [i.id for i in items]
+
+
 def test_every_registered_competition_has_a_writer_or_a_local_source():
     for name in competition.names():
         assert name in layouts.WRITERS or competition.get(name).source.kind in ("builtin", "local"), name

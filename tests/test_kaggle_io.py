@@ -238,25 +238,35 @@ def write_csv(tmp_path):
 
 def test_upload_then_wait_for_score(fake, tmp_path, sleeps):
     fake.set_result("dogs-vs-cats", public_score=0.93, pending_polls=2)
-    kaggle_io.upload("dogs-vs-cats", write_csv(tmp_path), "fold ensemble")
-    state = kaggle_io.wait_for_score("dogs-vs-cats", timeout_s=60, poll_s=5)
+    ref = kaggle_io.upload("dogs-vs-cats", write_csv(tmp_path), "fold ensemble")
+    state = kaggle_io.wait_for_score("dogs-vs-cats", ref, timeout_s=60, poll_s=5)
     assert state == {"status": "complete", "public_score": 0.93, "error": None, "description": "fold ensemble"}
     assert list(fake.uploads.values()) == [b"id,label\n1,0\n"]
     assert sleeps == [5, 5]
 
 
+def test_the_score_read_back_is_that_of_the_submission_just_made(fake, tmp_path, sleeps):
+    fake.set_result("dogs-vs-cats", public_score=0.61, pending_polls=1)
+    ours = kaggle_io.upload("dogs-vs-cats", write_csv(tmp_path), "ours")
+    fake.set_result("dogs-vs-cats", public_score=0.99, pending_polls=0)
+    theirs = kaggle_io.upload("dogs-vs-cats", write_csv(tmp_path), "another process's, newer")
+    assert ours != theirs and fake.submissions["dogs-vs-cats"][0]["ref"] == theirs  # theirs is listed first
+    state = kaggle_io.wait_for_score("dogs-vs-cats", ours, timeout_s=60, poll_s=0)
+    assert state["public_score"] == 0.61 and state["description"] == "ours"
+
+
 def test_upload_error_description_is_surfaced(fake, tmp_path, sleeps):
     fake.set_result("dogs-vs-cats", error="Submission must have 12500 rows")
-    kaggle_io.upload("dogs-vs-cats", write_csv(tmp_path), "bad")
-    state = kaggle_io.wait_for_score("dogs-vs-cats", timeout_s=60, poll_s=0)
+    ref = kaggle_io.upload("dogs-vs-cats", write_csv(tmp_path), "bad")
+    state = kaggle_io.wait_for_score("dogs-vs-cats", ref, timeout_s=60, poll_s=0)
     assert state["status"] == "error" and state["error"] == "Submission must have 12500 rows"
     assert state["public_score"] is None
 
 
 def test_wait_for_score_returns_pending_at_timeout(fake, tmp_path):
     fake.set_result("dogs-vs-cats", public_score=0.5, pending_polls=1000)
-    kaggle_io.upload("dogs-vs-cats", write_csv(tmp_path), "slow")
-    assert kaggle_io.wait_for_score("dogs-vs-cats", timeout_s=0, poll_s=1)["status"] == "pending"
+    ref = kaggle_io.upload("dogs-vs-cats", write_csv(tmp_path), "slow")
+    assert kaggle_io.wait_for_score("dogs-vs-cats", ref, timeout_s=0, poll_s=1)["status"] == "pending"
 
 
 def test_upload_to_competition_with_unaccepted_rules(fake, tmp_path):
@@ -269,5 +279,5 @@ def test_upload_of_missing_file(tmp_path):
     assert "no such file" in error_of(kaggle_io.upload, "dogs-vs-cats", tmp_path / "nope.csv", "x")
 
 
-def test_no_submissions_yet(fake):
-    assert "no submissions" in error_of(kaggle_io.latest_submission, "dogs-vs-cats")
+def test_a_submission_kaggle_does_not_list(fake):
+    assert "does not list submission 1234" in error_of(kaggle_io.submission_state, "dogs-vs-cats", 1234)
