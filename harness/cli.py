@@ -2,6 +2,7 @@
 import argparse
 import sys
 
+from harness.config import DEVICE_DATA
 from harness.errors import HarnessError
 
 RUN_OPTIONS = (
@@ -9,7 +10,8 @@ RUN_OPTIONS = (
     ("--folds", dict(type=int, default=5, help="number of stratified folds (>= 2)")),
     ("--epochs", dict(type=int, default=30, help="maximum epochs per fold (early stopping may end sooner)")),
     ("--seed", dict(type=int, default=42, help="seed for folds, weights and augmentation")),
-    ("--batch-size", dict(type=int, default=64)),
+    ("--batch-size", dict(type=int, default=None, help="images per device and step (default: the model's for "
+                                                         "the device: 64 on CPU, more on an accelerator)")),
     ("--image-size", dict(type=int, default=None, help="square side in pixels (default: the model's)")),
     ("--learning-rate", dict(type=float, default=1e-3)),
     ("--patience", dict(type=int, default=5, help="early-stopping patience in epochs")),
@@ -19,6 +21,9 @@ RUN_OPTIONS = (
     ("--fine-tune", dict(type=int, default=0, help="after the head, epochs with the backbone's top unfrozen")),
     ("--cached-features", dict(action="store_true", help="run the frozen backbone once and train only the "
                                                          "head on its cached features (no augmentation)")),
+    ("--device-data", dict(choices=DEVICE_DATA, default="auto", help="keep the image cache on the "
+                           "accelerator and gather batches there (auto: when it fits --device-share of its memory)")),
+    ("--device-share", dict(type=float, default=0.5, help="share of accelerator memory the image cache may fill")),
 )
 
 

@@ -59,7 +59,7 @@ def train(config: RunConfig, run_id=None, only_fold=None):
         from harness import features
         results = features.train_folds(run.folder, comp, cache, assignment, wanted, config, metric)
     else:
-        results = [train_stage.train_fold(run.folder, comp, cache, assignment, f, config, metric) for f in wanted]
+        results = train_stage.train_folds(run.folder, comp, cache, assignment, wanted, config, metric)
     return run, comp, cache, assignment, results
 
 
