@@ -202,20 +202,21 @@ def compile_model(model, comp, learning_rate: float, steps_per_execution: int = 
 
 def _fit(model, train_data, val_data, epochs: int, patience: int, backup: Path, every_s: float = 0.0,
          judge=None) -> dict:
-    """fit() with early stopping on the validation loss of `judge` (the model itself unless given), resumable
-    epoch by epoch from `backup`; the history of every epoch run."""
+    """fit() with early stopping on the validation loss, resumable epoch by epoch from `backup`; the history of
+    every epoch run. A `judge` other than the model (its head, on cached features) scores `val_data` instead."""
     early = keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True)
     checkpoint = EpochCheckpoint(backup, early, every_s)  # last: it saves what the others decided this epoch
+    apart = judge is not None and judge is not model
     # shuffle=False: Batches already orders each epoch from (seed, epoch); Keras' own shuffle of the batch order
     # draws from Python's global `random`, which a resumed process (or a reused head) would not replay.
-    model.fit(train_data, epochs=epochs, verbose=2, shuffle=False,
-              callbacks=[_EpochOrder(train_data), _Validation(judge or model, val_data), early, checkpoint])
+    model.fit(train_data, validation_data=None if apart else val_data, epochs=epochs, verbose=2, shuffle=False,
+              callbacks=[_EpochOrder(train_data), *([_Validation(judge, val_data)] if apart else []), _StopOnNaN(),
+                         early, checkpoint])
     return checkpoint.history  # including the epochs run before a restart
 
 
 class _Validation(keras.callbacks.Callback):
-    """Adds `judge`'s val_* scores on `data` to each epoch's logs, and stops training on a NaN loss: checked at the
-    epoch's end, since a per-batch check (TerminateOnNaN) turns Keras' asynchronous steps off."""
+    """Adds `judge`'s val_* scores on `data` to each epoch's logs, for the callbacks after it."""
 
     def __init__(self, judge, data: Batches):
         super().__init__()
@@ -224,6 +225,13 @@ class _Validation(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         scores = self.judge.evaluate(self.data, verbose=0, return_dict=True)
         logs.update({f"val_{name}": value for name, value in scores.items()})
+
+
+class _StopOnNaN(keras.callbacks.Callback):
+    """Stops training after an epoch whose loss is NaN: TerminateOnNaN checks every batch, which turns Keras'
+    asynchronous steps off."""
+
+    def on_epoch_end(self, epoch, logs=None):
         if not math.isfinite(logs.get("loss", 0.0)):
             self.model.stop_training = True
 
