@@ -39,12 +39,13 @@ def name() -> str:
     return keras.backend.backend()
 
 
-def seed_everything(seed: int, deterministic: bool = True) -> None:
-    """Same seed, same data -> same weights (on CPU, where kernels are deterministic)."""
+def seed_everything(seed: int) -> None:
+    """Same seed, same data -> same weights on CPU. TensorFlow's op determinism is switched on there only: it
+    also turns XLA off, which an accelerator needs more than bit-identical reruns."""
     import keras
 
     keras.utils.set_random_seed(seed)
-    if deterministic and name() == "tensorflow":
+    if name() == "tensorflow" and accelerator() == "cpu":
         import tensorflow as tf
         tf.config.experimental.enable_op_determinism()
 
@@ -78,6 +79,22 @@ def device_count() -> int:
         import torch
         return max(1, torch.cuda.device_count())
     return 1
+
+
+def device_memory():
+    """Bytes of memory on the one accelerator a model trains on; None on CPU or across several replicas."""
+    if accelerator() == "cpu" or _strategy() is not None:
+        return None
+    if name() == "tensorflow":
+        from tensorflow.python.client import device_lib
+        return next((d.memory_limit for d in device_lib.list_local_devices() if d.device_type == "GPU"), None)
+    if name() == "jax":
+        import jax
+        return (jax.devices()[0].memory_stats() or {}).get("bytes_limit")
+    if name() == "torch":
+        import torch
+        return torch.cuda.get_device_properties(0).total_memory
+    return None
 
 
 def configure_precision(mixed: str = "auto") -> str:

@@ -5,7 +5,8 @@ value, patience count and best weights, the history so far, and where every rand
 dropout) stood; it also writes its files in place, so a kill while saving leaves a torn checkpoint. This
 callback saves all of it after every epoch (weights and optimizer, best weights, early-stopping counters,
 history) atomically, with state.json written last as the commit point (at most every `every_s` seconds, for
-epochs so short that saving would cost more than redoing them), and reseeds every SeedGenerator
+epochs so short that saving would cost more than redoing them, and never so often that saving takes more than
+SAVE_SHARE of the time: vgg16's 1.6 GB of weights take seconds to write), and reseeds every SeedGenerator
 from (its first state, epoch) at the start of each epoch, so epoch e draws the same random numbers whether
 or not the process was restarted before it.
 """
@@ -20,6 +21,7 @@ import numpy as np
 from harness import atomic, progress
 
 STATE = "state.json"
+SAVE_SHARE = 0.1  # the largest share of training time that saving the resume state may take
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
@@ -29,7 +31,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         super().__init__()
         self.folder = Path(folder)
         self.early_stopping = early_stopping
-        self.every_s, self._saved_at = every_s, 0.0  # when the last save (or fit's start) happened
+        self.every_s, self._saved_at = every_s, 0.0  # when the last save (or fit's start) ended
+        self._save_s = 0.0  # how long the last save took
         self.history = {}  # every epoch's logs, across restarts
         self.resumed_from = 0  # epochs restored from a previous process
         self._seeds = []
@@ -64,9 +67,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
-        if time.monotonic() - self._saved_at < self.every_s:
+        if time.monotonic() - self._saved_at < max(self.every_s, self._save_s / SAVE_SHARE):
             return
-        self._saved_at = time.monotonic()
+        started = time.monotonic()
         es, done = self.early_stopping, epoch + 1
         weights = f"epoch{done}.weights.h5"
         with atomic.atomic_path(self.folder / weights, suffix=".weights.h5") as tmp:
@@ -85,6 +88,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         for old in self.folder.iterdir():  # files of earlier epochs, now superseded
             if old.name not in (STATE, weights, best_weights) and not old.name.startswith("."):
                 old.unlink(missing_ok=True)
+        self._saved_at = time.monotonic()
+        self._save_s = self._saved_at - started
 
     def _load(self):
         try:

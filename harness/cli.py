@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 from harness import executors, progress
+from harness.config import DEVICE_DATA
 from harness.errors import HarnessError
 
 RUN_OPTIONS = (
@@ -11,7 +12,8 @@ RUN_OPTIONS = (
     ("--folds", dict(type=int, default=5, help="number of stratified folds (>= 2)")),
     ("--epochs", dict(type=int, default=30, help="maximum epochs per fold (early stopping may end sooner)")),
     ("--seed", dict(type=int, default=42, help="seed for folds, weights and augmentation")),
-    ("--batch-size", dict(type=int, default=64, help="images per training step")),
+    ("--batch-size", dict(type=int, default=None, help="images per device and step (default: the model's for "
+                                                         "the device: 64 on CPU, more on an accelerator)")),
     ("--image-size", dict(type=int, default=None, help="square side in pixels (default: the model's)")),
     ("--learning-rate", dict(type=float, default=1e-3, help="Adam's learning rate for the head (and body)")),
     ("--patience", dict(type=int, default=5, help="early-stopping patience in epochs")),
@@ -21,6 +23,9 @@ RUN_OPTIONS = (
     ("--fine-tune", dict(type=int, default=0, help="after the head, epochs with the backbone's top unfrozen")),
     ("--cached-features", dict(action="store_true", help="run the frozen backbone once and train only the "
                                                          "head on its cached features (no augmentation)")),
+    ("--device-data", dict(choices=DEVICE_DATA, default="auto", help="keep the image cache on the "
+                           "accelerator and gather batches there (auto: when it fits --device-share of its memory)")),
+    ("--device-share", dict(type=float, default=0.5, help="share of accelerator memory the image cache may fill")),
 )
 
 

@@ -39,10 +39,10 @@ def from_args(args):
 
 def in_process(run_folder, comp, cache, assignment, wanted, config) -> list:
     """Train the folds in `wanted` in this process, one after another: the fold work of every executor."""
-    from harness import metrics, timing, train  # Keras is imported only once training starts
+    from harness import metrics, train  # Keras is imported only once training starts
 
     metric = metrics.get(comp.metric)
     if config.cached_features:
         from harness import features
         return features.train_folds(run_folder, comp, cache, assignment, wanted, config, metric)
-    return [train.train_fold(run_folder, comp, cache, assignment, f, config, metric) for f in timing.folds(wanted)]
+    return train.train_folds(run_folder, comp, cache, assignment, wanted, config, metric)

@@ -1,5 +1,6 @@
 """Cached-feature k-fold: run a frozen backbone once over train, test and flipped test, then train only
-the head on the cached features for every fold (train.train_fold does the fold work on both paths).
+the head on the cached features for every fold (train.train_fold does the fold work on both paths). The full
+frozen-backbone path reads the same features for every image no augmentation touches.
 
 Features live beside the image cache: data/<comp>/cache/<size>px/features/<model>-<weights>/{train,test,
 test_flip}.npy (float32, rows aligned with the image cache) and manifest.json, written last.
@@ -29,16 +30,22 @@ def train_folds(run_folder: Path, comp, cache, assignment, wanted, config, metri
         with_backbone = [s.name for s in models.MODELS if s.backbone is not None]
         raise HarnessError(f"--cached-features needs a model with a frozen backbone ({', '.join(with_backbone)}). "
                            f"Received: model={config.model!r}")
-    tta = config.tta and "flip" in comp.augment
+    feats = inputs(spec, cache, config, train_stage.uses_tta(comp, config))
+    head = Head(lambda seed: models.build_head(spec, feats.train_x.shape[1:], comp.num_outputs, comp.task, seed),
+                lambda model: train_stage.compile_model(model, comp, config.learning_rate, HEAD_STEPS_PER_CALL))
+    return [train_stage.train_fold(run_folder, comp, cache, assignment, f, config, metric, head.fresh, feats,
+                                   checkpoint_every_s=HEAD_CHECKPOINT_S) for f in timing.folds(wanted)]
+
+
+def inputs(spec, cache, config, tta: bool):
+    """The backbone's features of every train and test image (and flipped test image, with `tta`), as the
+    train_x and test views a head reads: extracted on the first call for this model, weights and size."""
+    from harness.train import Inputs
+
     with timing.stage("features"):
         feats = extract(spec, cache, config, tta)
-    inputs = train_stage.Inputs(feats["train"], cache.train_rows,
-                                [(feats["test"], False)] + ([(feats["test_flip"], False)] if tta else []))
-
-    head = Head(lambda seed: models.build_head(spec, feats["train"].shape[1:], comp.num_outputs, comp.task, seed),
-                lambda model: train_stage.compile_model(model, comp, config.learning_rate, HEAD_STEPS_PER_CALL))
-    return [train_stage.train_fold(run_folder, comp, cache, assignment, f, config, metric, head.fresh, inputs,
-                                   checkpoint_every_s=HEAD_CHECKPOINT_S) for f in timing.folds(wanted)]
+    return Inputs(feats["train"], cache.train_rows,
+                  [(feats["test"], False)] + ([(feats["test_flip"], False)] if tta else []))
 
 
 class Head:
@@ -71,14 +78,14 @@ def extract(spec, cache, config, tta: bool) -> dict:
     manifest = atomic.read_json(folder / MANIFEST) if (folder / MANIFEST).exists() else {}
     missing = [n for n in names if n not in manifest.get("files", {}) or not (folder / f"{n}.npy").exists()]
     if missing:
-        from harness.train import Batches
+        from harness.train import Batches, step_batch
 
         folder.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         backend.seed_everything(config.seed)
         backend.configure_precision()
         extractor = models.build_extractor(spec, cache.size, config.weights, backbone_seed=config.seed)
-        batch = backend.global_batch(config.batch_size) * 4  # inference keeps no activations for gradients
+        batch = step_batch(spec, config) * 4  # inference keeps no activations for gradients
         sources = {"train": (cache.train_x, False), "test": (cache.test_x, False), "test_flip": (cache.test_x, True)}
         for name in missing:
             x, flip = sources[name]

@@ -101,7 +101,7 @@ class Ensemble:
         config, spec = run.config, models.get(run.config.model)
         backend.configure_precision()
         self.tta = config.tta and "flip" in comp.augment
-        self.batch = backend.global_batch(config.batch_size)
+        self.batch = train.step_batch(spec, config)
         self.extractor = None
         if config.cached_features:
             self.extractor = models.build_extractor(spec, config.image_size, str(run.folder / BACKBONE),

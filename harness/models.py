@@ -12,16 +12,10 @@ from typing import Callable, Optional
 import keras
 from keras import layers
 
+from harness.augment import Augment
 from harness.errors import HarnessError
 from harness.registry import Registry
 
-AUGMENTATION_LAYERS = {
-    "flip": lambda seed: layers.RandomFlip("horizontal", seed=seed),
-    "rotate": lambda seed: layers.RandomRotation(15 / 360, fill_mode="nearest", seed=seed),
-    "zoom": lambda seed: layers.RandomZoom(0.1, fill_mode="nearest", seed=seed),
-    "shift": lambda seed: layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", seed=seed),
-    "contrast": lambda seed: layers.RandomContrast(0.1, seed=seed),
-}
 WEIGHTS = ("imagenet", "none")  # or a path to a weights file
 
 
@@ -191,12 +185,19 @@ def _head(spec, features, outputs: int, task: str, seed: int):
 
 
 def build(spec: ModelSpec, size: int, outputs: int, task: str, augment=(), seed: int = 0, weights=None,
-          backbone_seed=None) -> keras.Model:
-    """uint8 images -> augmentation (training only) -> model body -> the task's head."""
-    inputs = keras.Input((size, size, 3), dtype="uint8", name="image")
-    x = layers.Identity(dtype="float32")(keras.ops.cast(inputs, "float32"))
-    for i, name in enumerate(augment):
-        x = AUGMENTATION_LAYERS[name](seed + i)(x)
+          backbone_seed=None, images=None) -> keras.Model:
+    """uint8 images -> augmentation (training only) -> model body -> the task's head.
+
+    With `images` (ondevice.DeviceImages) the model reads rows of those images instead, gathered on the device.
+    With a backbone, the head is a model of its own (`head_of`), so it also runs alone on the backbone's features."""
+    if images is None:
+        inputs = x = keras.Input((size, size, 3), dtype="uint8", name="image")
+    else:
+        inputs = keras.Input((), dtype="int32", name="row")
+        x = images(inputs)
+    x = layers.Identity(dtype="float32")(keras.ops.cast(x, "float32"))
+    if augment:
+        x = Augment(augment, seed)(x)
     if spec.backbone is None:
         head = layers.Dense(outputs, activation=head_activation(task), dtype="float32", name="head")(spec.body(x))
         model = keras.Model(inputs, head, name=spec.name)
@@ -205,7 +206,12 @@ def build(spec: ModelSpec, size: int, outputs: int, task: str, augment=(), seed:
             model.load_weights(weights)
         return model
     x = frozen_features(spec, x, size, weights, seed if backbone_seed is None else backbone_seed)
-    return keras.Model(inputs, _head(spec, x, outputs, task, seed), name=spec.name)
+    return keras.Model(inputs, build_head(spec, x.shape[1:], outputs, task, seed)(x), name=spec.name)
+
+
+def head_of(model: keras.Model) -> keras.Model:
+    """The head inside a model that `build` put on a backbone."""
+    return model.get_layer(f"{model.name}-head")
 
 
 def build_extractor(spec: ModelSpec, size: int, weights=None, backbone_seed: int = 0) -> keras.Model:
@@ -244,6 +250,14 @@ _TASK_HEADS = {"binary": ("sigmoid", "binary_crossentropy", "accuracy"),
 
 def head_activation(task: str):
     return _TASK_HEADS[task][0]
+
+
+def default_batch(spec: ModelSpec, accelerator: str) -> int:
+    """Images per device and step when --batch-size is not given: 64 on CPU; on an accelerator big steps keep it
+    busy, bigger still behind a frozen backbone, which keeps no activations for gradients."""
+    if accelerator == "cpu":
+        return 64
+    return 256 if spec.backbone is not None else 128
 
 
 def loss_for(task: str) -> str:

@@ -21,6 +21,8 @@ def test_the_default_model_comes_from_the_competition():
 @pytest.mark.parametrize("changes, received", [
     ({"folds": 1}, "folds=1"), ({"epochs": 0}, "epochs=0"), ({"batch_size": "8"}, "batch_size='8'"),
     ({"image_size": 4}, "image_size=4"), ({"learning_rate": 0.0}, "learning_rate=0.0"),
+    ({"batch_size": 0}, "batch_size=0"), ({"device_data": "gpu"}, "device_data='gpu'"),
+    ({"device_share": 1.5}, "device_share=1.5"),
 ])
 def test_bad_values_are_refused_with_what_was_received(changes, received):
     with pytest.raises(HarnessError, match=received):
