@@ -2,9 +2,11 @@
 
 Both sides train efficientnet-b0 (random weights, the photo default augmentation) on fold 0 of the generated
 photos at 32 px and batch 4, training and validation, under JAX: small steps, where per-op overhead dominates
-as it does on a GPU (at 64 px and batch 32 this CPU's convolutions hide it). The ratio is the bare epoch's
-seconds over the harness epoch's, compile and start-up left out. Keras picks its backend once per process and
-the bench runs under TensorFlow by default, so the row runs in a subprocess with KERAS_BACKEND=jax:
+as it does on a GPU (at 64 px and batch 32 this CPU's convolutions hide it). The ratio is the bare side's
+steady-state milliseconds per training step over the harness's, compile and start-up left out; the whole
+epochs' ratio is kept beside it (there the harness validates with its head on features computed once, while
+the bare fit runs the backbone over the validation images every epoch). Keras picks its backend once per
+process and the bench runs under TensorFlow by default, so the row runs in a subprocess with KERAS_BACKEND=jax:
 `python -m benchmarks.step_efficiency IMAGES_DIR TRAIN OUT_JSON [--quick]`.
 """
 import argparse
@@ -54,10 +56,10 @@ def row(images_dir: Path, generated: int, workdir: Path, quick: bool) -> dict:
         raise RuntimeError(f"the step-efficiency subprocess failed:\n{done.stderr[-3000:]}")
     found = json.loads(out.read_text())
     harness, bare = found["harness"], found["bare"]
-    ratio = bare["epoch_s"] / harness["epoch_s"]
+    ratio = bare["step_ms"] / harness["step_ms"]
     return table_row(NAME, f">= {GOAL}", ratio, ratio >= GOAL,
                      f"{harness['step_ms']:,.0f} vs {bare['step_ms']:,.0f} ms per step",
-                     **found["plan"], harness=harness, bare=bare)
+                     **found["plan"], epoch_ratio=bare["epoch_s"] / harness["epoch_s"], harness=harness, bare=bare)
 
 
 def measure(images_dir: Path, n_train: int, quick: bool) -> dict:
