@@ -161,11 +161,14 @@ def run(args) -> int:
         print(download.fetch(comp, force=args.force))
         return 0
     if args.command == "leaderboard":
-        from harness import leaderboard, placing
+        from harness import leaderboard
         if args.refresh and not args.kaggle:
             raise HarnessError("--refresh downloads Kaggle's public leaderboard again, so it goes with --kaggle. "
                                "Received: --refresh without --kaggle")
-        board = placing.fetch(comp, refresh=args.refresh) if args.kaggle else None
+        board = None
+        if args.kaggle:
+            from harness import placing  # it loads scikit-learn's metrics: only when Kaggle's board is asked for
+            board = placing.fetch(comp, refresh=args.refresh)
         print(leaderboard.format_table(comp.name))
         if board is not None:
             print()

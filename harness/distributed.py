@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import atomic, paths, prepare, timing
+from harness import atomic, paths, prepare, progress, timing
 from harness.errors import HarnessError
 
 RETRIES = 2  # a fold whose worker or node is lost starts again at most this often, then it is marked failed
@@ -54,7 +54,8 @@ class RayExecutor:
         if todo:
             connected_here = self._connect(ray)
             try:
-                with timing.stage("train (ray)"):  # the folds run at once: one stage for all of them
+                # the folds run at once: one stage for all of them, counted as training ("train fold 1,2 (ray)")
+                with timing.stage(f"{timing.FOLD}{','.join(str(f + 1) for f in todo)} (ray)"):
                     results.update(self._train(ray, Path(run_folder), comp, cache, assignment, todo, config))
             finally:
                 if connected_here:
@@ -91,11 +92,11 @@ class RayExecutor:
         job = Job(_declarations(comp), assignment, config, cache.folder,
                   (cache.folder / prepare.MANIFEST).read_bytes())
         shipped = [ray.put(_in_memory(cache))] if sum(n["Alive"] for n in ray.nodes()) > 1 else []
-        progress = _Progress(run_folder, comp, config)
+        tracker = _Progress(run_folder, comp, config)
 
         def start(fold):
             name = f"{comp.name} fold {fold + 1}/{config.folds}"  # also the worker's process title: ray::<name>
-            return task.options(name=name).remote(job, fold, pack(progress.folder(fold)), shipped)
+            return task.options(name=name).remote(job, fold, pack(tracker.folder(fold)), shipped)
 
         running = {start(f): f for f in todo}
         try:
@@ -109,15 +110,15 @@ class RayExecutor:
                         raise e.cause from None
                     raise
                 except ray.exceptions.RayError as e:  # its worker or node was lost
-                    if progress.lost(fold, e):
+                    if tracker.lost(fold, e):
                         running[start(fold)] = fold
                     continue
-                if not progress.report(fold, update):
+                if not tracker.report(fold, update):
                     running[gen] = fold
         finally:
             for gen in running:  # Ctrl-C, or another fold's error: stop the tasks still training
                 ray.cancel(gen, force=True)
-        return progress.results
+        return tracker.results
 
 
 class _Progress:
@@ -141,14 +142,14 @@ class _Progress:
 
         if update.kind == "started":
             self.where[fold] = update.where
-            print(f"{self.label(fold)} started on {update.where}", flush=True)
+            progress.say(f"{self.label(fold)} started on {update.where}")
             return False
         unpack(update.files, self.folder(fold))
         if update.kind != "done":
             return False
         r = self.results[fold] = load_result(self.run_folder, fold)
         state = f"{self.comp.metric} {r.score:.4f}" if r.status == "done" else f"FAILED: {r.message}"
-        print(f"{self.label(fold)} finished on {self.where[fold]} in {r.seconds:.0f}s: {state}", flush=True)
+        progress.say(f"{self.label(fold)} finished on {self.where[fold]} in {r.seconds:.0f}s: {state}")
         return True
 
     def lost(self, fold: int, error) -> bool:
@@ -159,13 +160,13 @@ class _Progress:
         why = f"its worker on {self.where.get(fold, 'a node')} was lost ({type(error).__name__})"
         if n <= RETRIES:
             resume = "from its last saved state" if _commits(self.folder(fold)) else "from the start"
-            print(f"{self.label(fold)}: {why}; retry {n}/{RETRIES} {resume}", flush=True)
+            progress.say(f"{self.label(fold)}: {why}; retry {n}/{RETRIES} {resume}")
             return True
         result = self.results[fold] = FoldResult(fold, "failed", float("nan"), 0, -1, 0.0, {},
                                                  f"{why} {n} times; this fold is left out of the ensemble")
         atomic.write_json(self.folder(fold) / "result.json", result.__dict__)  # failed for good, as a NaN fold is
         _prune(self.folder(fold), keep={"result.json"})
-        print(f"{self.label(fold)}: FAILED: {result.message}", flush=True)
+        progress.say(f"{self.label(fold)}: FAILED: {result.message}")  # the run summary says it again
         return False
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from harness import leaderboard, metrics, paths
 from harness.errors import HarnessError
 
-MEDALS = ("gold", "silver", "bronze")
 PLACED_ON = {"public": "Kaggle public score", "test": "hidden-test score", "oof": "out-of-fold score (estimate)"}
 
 

@@ -18,7 +18,7 @@ from typing import Optional
 import numpy as np
 from sklearn.metrics import average_precision_score
 
-from harness import atomic, competition, leaderboard, metrics, paths, placing, plots, prepare
+from harness import atomic, competition, cuts, leaderboard, metrics, paths, placing, plots, prepare
 
 TOP_LOSSES = 16  # images in the top-losses grid
 PREPARE_ROWS = 200  # report.csv rows listed per cache; the counts above them cover every row
@@ -92,7 +92,10 @@ def per_class_ap(y_true, probs, classes) -> list:
 
 
 def sample_losses(task: str, y_true, probs) -> np.ndarray:
-    """Cross-entropy of each out-of-fold prediction: what the model paid for each training image."""
+    """What the model paid for each training image out of fold: cross-entropy, or the squared error of a
+    regressed grade (ordinal)."""
+    if task == "ordinal":
+        return (probs[:, 0].astype("float64") - y_true) ** 2
     p = np.clip(probs.astype("float64"), EPS, 1 - EPS)
     if task == "multiclass":
         return -np.log(p[np.arange(len(y_true)), y_true])
@@ -200,13 +203,14 @@ def _pictures(comp, view: RunView, cache) -> str:
             render(path)
         return path
 
+    cut = cuts.load(view.folder) if (view.folder / cuts.FILE).exists() else None  # as the submission applied them
     tables = ""
     if comp.task == "multilabel":
         aps = per_class_ap(y_ok, p_ok, comp.classes)
         tables = _table(["class", "average precision", "positives"],
                         [[_e(c), leaderboard.number(ap), str(k)] for c, ap, k in aps], 1)
     else:
-        hard = metrics.hard_labels(p_ok)
+        hard = cuts.labels(comp, p_ok, cut)
         path = fresh("confusion.png", lambda p: plots.confusion(y_ok, hard, comp.classes, p))
         figures.append(_figure(path, "out-of-fold confusion matrix (rows: true class)"))
         tables = _table(["class", "precision", "recall", "F1", "support"],
@@ -220,7 +224,7 @@ def _pictures(comp, view: RunView, cache) -> str:
     worst = np.argsort(-losses, kind="stable")[:TOP_LOSSES]
     path = fresh("top_losses.png", lambda p: plots.top_losses(
         [cache.train_x[cache.train_rows[rows[i]]] for i in worst],
-        [_loss_title(comp, y_ok[i], p_ok[i], losses[i]) for i in worst], p))
+        [_loss_title(comp, y_ok[i], p_ok[i], losses[i], cut) for i in worst], p))
     ids = ", ".join(_e(cache.train_ids[rows[i]]) for i in worst)
     figures.append(f"<div><h3>Per class (out-of-fold)</h3>{tables}</div>")
     return (f"<div class='figs'>{''.join(figures)}</div>"
@@ -229,16 +233,21 @@ def _pictures(comp, view: RunView, cache) -> str:
             f"{_img(path, 'training images with the highest out-of-fold loss')}")
 
 
-def _loss_title(comp, y, p, loss) -> str:
-    """true / predicted class, probability and loss, in the words of the competition's classes."""
+def _loss_title(comp, y, p, loss, cut=None) -> str:
+    """true / predicted class (decided as the submission decides), probability or grade, and loss, in the words
+    of the competition's classes."""
+    pred = cuts.labels(comp, p[None], cut)[0]
     if comp.task == "multilabel":
         def names(idx):
             return ", ".join(comp.classes[i] for i in idx) or "none"
-        return (f"true: {_clip(names(np.flatnonzero(y)))}\np≥0.5: {_clip(names(np.flatnonzero(p >= 0.5)))}\n"
+        return (f"true: {_clip(names(np.flatnonzero(y)))}\npred: {_clip(names(np.flatnonzero(pred)))}\n"
                 f"loss {loss:.2f}")
-    pred = int(metrics.hard_labels(p[None])[0])
-    prob = (p[0] if pred == 1 else 1 - p[0]) if comp.task == "binary" else p[pred]
-    return f"true: {_clip(comp.classes[int(y)])}\npred: {_clip(comp.classes[pred])} ({prob:.2f})\nloss {loss:.2f}"
+    pred = int(pred)
+    if comp.task == "ordinal":
+        shown = f"grade {p[0]:.2f}"  # the regressed grade the cuts decided on
+    else:
+        shown = f"{(p[0] if pred == 1 else 1 - p[0]) if comp.task == 'binary' else p[pred]:.2f}"
+    return f"true: {_clip(comp.classes[int(y)])}\npred: {_clip(comp.classes[pred])} ({shown})\nloss {loss:.2f}"
 
 
 def _configuration(view: RunView) -> str:

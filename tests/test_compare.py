@@ -182,6 +182,18 @@ def test_per_class_tables_losses_and_calibration_by_hand():
     assert aps == [("x", 1.0, 2), ("y", pytest.approx(0.8333333), 2)]
 
 
+def test_ordinal_runs_are_reported_by_their_fitted_cuts():
+    """A regressed grade is no probability: its loss is the squared error and the cuts decide its grade."""
+    from harness import competition
+
+    aptos = competition.get("aptos2019-blindness-detection")
+    np.testing.assert_allclose(report.sample_losses("ordinal", np.array([3, 0]), np.array([[2.6], [0.2]])),
+                               [0.16, 0.04])
+    title = report._loss_title(aptos, 3, np.array([2.6]), 0.16, np.array([0.5, 1.5, 2.7, 3.5]))
+    assert title.splitlines()[:2] == ["true: severe", "pred: moderate (grade 2.60)"]
+    assert "pred: severe" in report._loss_title(aptos, 3, np.array([2.6]), 0.16, None)  # rounding without cuts
+
+
 def test_choosing_models_and_budgets():
     assert compare.default_models(competition.get("digits")) == ("small-cnn", "vgg-small")
     assert compare.default_models(competition.get("dogs-vs-cats"))[0] == "efficientnet-b0"
